@@ -1,0 +1,111 @@
+"Backbone: weight sources (file, URL via a local HTTP server, offline ImageNet), freezing, views."
+import functools, http.server, os, subprocess, sys, threading
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from hlgfa_nb.backbone import FrozenBackbone, hr_lr_discrepancy, make_views, recalibrate_bn
+
+
+@pytest.fixture(scope='module')
+def reference():
+    "A random resnet18 classifier whose weights play the part of a downloaded checkpoint."
+    torch.manual_seed(1)
+    return timm.create_model('resnet18', zero_init_last=False).state_dict()
+
+
+def same_weights(bb, sd):
+    return torch.equal(bb.model.layer3[1].conv2.weight, sd['layer3.1.conv2.weight']) and \
+           torch.equal(bb.model.bn1.running_var, sd['bn1.running_var'])
+
+
+@pytest.mark.parametrize('suffix', ['.pth', '.safetensors'])
+def test_local_file(reference, tmp_path, suffix):
+    f = tmp_path/f'resnet18{suffix}'
+    (torch.save if suffix == '.pth' else save_file)(reference, f)
+    assert same_weights(FrozenBackbone('resnet18', weights=f), reference)
+
+
+def test_url_from_local_http_server(reference, tmp_path, monkeypatch):
+    serve = tmp_path/'serve'; serve.mkdir()
+    torch.save(reference, serve/'resnet18_weights.pth')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path/'torch_home'))
+    try:
+        url = f'http://127.0.0.1:{server.server_port}/resnet18_weights.pth'
+        assert same_weights(FrozenBackbone('resnet18', weights=url), reference)
+        assert list((tmp_path/'torch_home').rglob('resnet18_weights.pth'))  # cached by torch.hub
+    finally:
+        server.shutdown()
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"weights file {tmp_path/'w.pth'} not found"):
+        FrozenBackbone('resnet18', weights=tmp_path/'w.pth')
+
+
+def test_wrong_architecture_file(reference, tmp_path):
+    torch.save(reference, tmp_path/'r18.pth')
+    with pytest.raises(RuntimeError, match="cannot load weights .*r18.pth.* into resnet34"):
+        FrozenBackbone('resnet34', weights=tmp_path/'r18.pth')
+
+
+def test_imagenet_offline_says_how_to_pass_a_file(tmp_path):
+    env = dict(os.environ, HF_HUB_OFFLINE='1', HF_HOME=str(tmp_path), TORCH_HOME=str(tmp_path))
+    code = ("from hlgfa_nb.backbone import FrozenBackbone\n"
+            "try: FrozenBackbone('resnet18', weights='imagenet')\n"
+            "except RuntimeError as e: print(e)\n")
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=120).stdout
+    assert "could not fetch ImageNet weights for 'resnet18'" in out
+    assert "weights='/path/to/resnet18.safetensors'" in out and 'weights=None' in out
+
+
+def test_random_init_is_deep():
+    "zero_init_last=False: residual branches contribute (a zero-init random ResNet is only its stem)."
+    bb = FrozenBackbone('resnet18', stages=(3,), weights=None)
+    assert all(m.bn2.weight.abs().sum() > 0 for m in bb.model.layer3)
+
+
+@pytest.mark.parametrize('name,channels', [('resnet18', [64, 128, 256]), ('wide_resnet50_2', [256, 512, 1024])])
+def test_shapes_non_square(name, channels):
+    bb = FrozenBackbone(name, weights=None)
+    xh, xl = make_views(torch.rand(1, 3, 96, 64))
+    fh, fl = bb(xh), bb(xl)
+    assert bb.channels == channels
+    assert [f.shape[1:] for f in fh] == [(c, 96 // s, 64 // s) for c, s in zip(channels, (4, 8, 16))]
+    assert [f.shape[-2:] for f in fl] == [(48 // s, 32 // s) for s in (4, 8, 16)]
+    assert [d.shape for d in hr_lr_discrepancy(fh, fl)] == [(1, 96 // s, 64 // s) for s in (4, 8, 16)]
+
+
+def test_no_gradient_reaches_backbone_and_eval_mode_sticks():
+    bb = FrozenBackbone('resnet18', weights=None)
+    head = nn.Conv2d(256, 1, 1)
+    parent = nn.ModuleDict(dict(bb=bb, head=head)).train()
+    assert not bb.training and not any(m.training for m in bb.modules())
+    x = torch.rand(2, 3, 64, 64, requires_grad=True)
+    head(bb(x)[-1]).mean().backward()
+    assert head.weight.grad is not None
+    assert all(p.grad is None and not p.requires_grad for p in bb.parameters())
+    stats = bb.model.bn1.running_mean.clone()
+    bb(torch.rand(2, 3, 64, 64))
+    assert torch.equal(stats, bb.model.bn1.running_mean)
+
+
+def test_recalibrate_bn():
+    bb = FrozenBackbone('resnet18', weights=None)
+    recalibrate_bn(bb, [torch.rand(2, 3, 32, 32)])
+    assert bb.model.bn1.momentum == 0.1 and not bb.training
+    assert not torch.allclose(bb.model.bn1.running_mean, torch.zeros(64))
+    with pytest.raises(ValueError, match='got no images'):
+        recalibrate_bn(bb, [])
+
+
+def test_views_errors():
+    with pytest.raises(ValueError, match='N×C×H×W'): make_views(torch.rand(3, 8, 8))
+    with pytest.raises(ValueError, match='lr_scale must be in'): make_views(torch.rand(1, 3, 8, 8), 1.5)

@@ -1,0 +1,181 @@
+"Data loading: layouts, image kinds, and every bad-input error with its text."
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hlgfa_nb.data import (DEFECT_TYPES, MVTecDataset, dev_data_root, list_categories, make_synthetic_mvtec,
+                           read_image, scan_category, synthetic_image)
+
+
+def copy_category(synth, tmp_path, name='weave'):
+    dst = tmp_path/name
+    shutil.copytree(synth/name, dst)
+    return dst
+
+
+def test_root_and_bare_category(synth):
+    assert list(list_categories(synth)) == ['washer', 'weave']
+    assert list(list_categories(synth/'weave')) == ['weave']
+    ds = MVTecDataset(synth/'weave', 'test', size=32)
+    assert {s.defect for s in ds.samples} == {'good', *DEFECT_TYPES}
+    assert len(ds) == 3 + 2 * len(DEFECT_TYPES)
+
+
+def test_items(synth):
+    ds = MVTecDataset(synth, 'test', size=(48, 40))
+    for i, s in enumerate(ds.samples):
+        d = ds[i]
+        assert d['image'].shape == (3, 48, 40) and d['image'].dtype == torch.float32
+        assert d['mask'].shape == (1, 48, 40) and d['mask'].dtype == torch.bool
+        assert 0 <= d['image'].min() and d['image'].max() <= 1
+        assert d['label'] == s.label == int(s.defect != 'good')
+        assert d['mask'].any().item() == bool(s.label)
+
+
+def test_category_agnostic(synth):
+    ds = MVTecDataset(synth, 'train', size=32)
+    assert ds.categories == ['washer', 'weave'] and len(ds) == 12
+    assert sorted({ds[i]['category_id'] for i in range(len(ds))}) == [0, 1]
+    assert len(MVTecDataset(synth, 'train', ['weave'], size=32)) == 6
+
+
+def test_grayscale_16bit_rgba_and_varying_sizes(tmp_path):
+    cat = tmp_path/'cat'
+    (cat/'train'/'good').mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (30, 50), dtype=np.uint8)).save(cat/'train'/'good'/'a.png')
+    Image.fromarray(rng.integers(0, 65535, (40, 20), dtype=np.uint16)).save(cat/'train'/'good'/'b.png')
+    Image.fromarray(rng.integers(0, 255, (25, 25, 4), dtype=np.uint8), 'RGBA').save(cat/'train'/'good'/'c.png')
+    ds = MVTecDataset(cat, size=16)
+    for i in range(3):
+        x = ds[i]['image']
+        assert x.shape == (3, 16, 16) and 0 <= x.min() and x.max() <= 1
+    g = read_image(cat/'train'/'good'/'b.png')
+    assert g.shape == (40, 20, 3) and np.array_equal(g[..., 0], g[..., 2])
+    assert read_image(cat/'train'/'good'/'b.png').max() > 0.9  # 16-bit range kept, not clipped to 1/255
+
+
+def test_mask_resized_nearest_stays_binary(synth):
+    ds = MVTecDataset(synth, 'test', size=37)
+    i = next(i for i, s in enumerate(ds.samples) if s.defect == 'missing')
+    m = ds[i]['mask']
+    assert m.dtype == torch.bool and m.any()
+
+
+def test_synthetic_deterministic_and_reused(tmp_path):
+    a = make_synthetic_mvtec(tmp_path/'a', n_train=2, n_test_good=1, n_test_defect=1, size=32, seed=5)
+    b = make_synthetic_mvtec(tmp_path/'b', n_train=2, n_test_good=1, n_test_defect=1, size=32, seed=5)
+    files = sorted(p.relative_to(a) for p in a.rglob('*.png'))
+    assert files == sorted(p.relative_to(b) for p in b.rglob('*.png')) and len(files) == 2 * (3 + 2 * 4)
+    for f in files: assert np.array_equal(np.asarray(Image.open(a/f)), np.asarray(Image.open(b/f)))
+    mtime = (a/'synthetic.json').stat().st_mtime
+    assert make_synthetic_mvtec(a, n_train=2, n_test_good=1, n_test_defect=1, size=32, seed=5) == a
+    assert (a/'synthetic.json').stat().st_mtime == mtime
+    assert not [p for p in tmp_path.iterdir() if 'partial' in p.name]
+
+
+def test_synthetic_refuses_to_overwrite(tmp_path):
+    (tmp_path/'mine').mkdir(); (tmp_path/'mine'/'precious.txt').write_text('x')
+    with pytest.raises(FileExistsError, match='mine.*not a synthetic dataset'):
+        make_synthetic_mvtec(tmp_path/'mine', n_train=1, n_test_good=1, n_test_defect=1, size=16)
+    with pytest.raises(ValueError, match='unknown synthetic category'):
+        synthetic_image('carpet', 'train', 0)
+
+
+def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
+    import hlgfa_nb.data as data
+    calls = []
+    def boom(*a, **k):
+        calls.append(1)
+        if len(calls) > 3: raise KeyboardInterrupt
+        return orig(*a, **k)
+    orig = data._save
+    monkeypatch.setattr(data, '_save', boom)
+    with pytest.raises(KeyboardInterrupt):
+        make_synthetic_mvtec(tmp_path/'s', n_train=4, n_test_good=1, n_test_defect=1, size=16)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- bad input: each error names the path and what was expected ----
+
+def test_missing_root(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path/'nope'} does not exist.*train/good"):
+        MVTecDataset(tmp_path/'nope')
+
+
+def test_root_without_categories(tmp_path):
+    (tmp_path/'something').mkdir()
+    with pytest.raises(FileNotFoundError, match=f"no category under {tmp_path}.*train/good"):
+        MVTecDataset(tmp_path)
+
+
+def test_no_train_good(synth, tmp_path):
+    cat = copy_category(synth, tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"train/good not found"):
+        scan_category(cat/'test')
+
+
+def test_empty_folders(synth, tmp_path):
+    cat = copy_category(synth, tmp_path)
+    for p in (cat/'train'/'good').iterdir(): p.unlink()
+    with pytest.raises(FileNotFoundError, match=f"{cat/'train'/'good'} holds no images"):
+        MVTecDataset(cat)
+    cat2 = copy_category(synth, tmp_path, 'washer')
+    shutil.rmtree(cat2/'test')
+    with pytest.raises(FileNotFoundError, match=f"{cat2/'test'} has no sub-folders"):
+        MVTecDataset(cat2, 'test')
+
+
+def test_defect_without_mask(synth, tmp_path):
+    cat = copy_category(synth, tmp_path)
+    mask = cat/'ground_truth'/'spot'/'001_mask.png'
+    mask.unlink()
+    with pytest.raises(FileNotFoundError, match=f"no mask for defective test image {cat/'test'/'spot'/'001.png'}: expected {mask}"):
+        MVTecDataset(cat, 'test')
+
+
+@pytest.mark.parametrize('content', [b'', b'not a png at all', 'truncate'])
+def test_corrupt_or_truncated_image(synth, tmp_path, content):
+    cat = copy_category(synth, tmp_path)
+    bad = cat/'train'/'good'/'000.png'
+    data = bad.read_bytes()
+    bad.write_bytes(data[:len(data) // 2] if content == 'truncate' else content)
+    ds = MVTecDataset(cat, size=32)
+    with pytest.raises(ValueError, match=f"cannot read image {bad}.*Replace or remove"):
+        ds[0]
+
+
+def test_mask_size_mismatch(synth, tmp_path):
+    cat = copy_category(synth, tmp_path)
+    mask = cat/'ground_truth'/'scratch'/'000_mask.png'
+    Image.open(mask).resize((10, 12)).save(mask)
+    ds = MVTecDataset(cat, 'test', size=32)
+    i = next(i for i, s in enumerate(ds.samples) if s.mask_path == mask)
+    with pytest.raises(ValueError, match=f"mask {mask} is 10x12 but its image is 64x64"):
+        ds[i]
+
+
+def test_bad_split_and_category(synth):
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        MVTecDataset(synth, 'val')
+    with pytest.raises(ValueError, match=r"categories \['carpet'\] not found.*available: \['washer', 'weave'\]"):
+        MVTecDataset(synth, categories=['carpet'])
+
+
+def test_dev_data_env(tmp_path, monkeypatch):
+    monkeypatch.setenv('HLGFA_DEV_DATA', str(tmp_path))
+    assert dev_data_root() == tmp_path
+    monkeypatch.setenv('HLGFA_DEV_DATA', str(tmp_path/'missing'))
+    assert dev_data_root() is None
+
+
+def test_magnetic_tile_dev():
+    root = dev_data_root()
+    if root is None: pytest.skip('shared/data/magnetic_tile_dev not present')
+    ds = MVTecDataset(root, 'test', size=64)
+    assert len(ds) == 140 and ds.categories == ['magnetic_tile_dev']
+    d = ds[len(ds) - 1]
+    assert d['mask'].any() and d['image'].shape == (3, 64, 64)
