@@ -1,0 +1,58 @@
+"Command line (11_cli): demo writes what it promises; train/eval round trip; one-line errors; helpful --help."
+import pytest
+
+from hlgfa_nb.cli import find_checkpoints, main
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope='module')
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp('cli')/'demo'
+    assert main(['demo', '--out', str(out), '--weights', 'none', '--size', '64', '--epochs', '1', '--n-train', '6']) == 0
+    return out
+
+
+def test_demo_outputs(demo_dir):
+    names = {p.name for p in demo_dir.iterdir()}
+    assert {'metrics.md', 'metrics.csv', 'metrics_untrained.md', 'scores.csv', 'examples_weave.png',
+            'examples_washer.png', 'run', 'data'} <= names
+    md = (demo_dir/'metrics.md').read_text()
+    assert 'RANDOMLY INITIALISED' in md and '**Average**' in md
+
+
+def test_demo_rerun_reuses_run(demo_dir, capsys):
+    code, out, _ = run(['demo', '--out', str(demo_dir), '--weights', 'none', '--size', '64', '--epochs', '1',
+                        '--n-train', '6'], capsys)
+    assert code == 0 and str(demo_dir/'metrics.md') in out and 'untrained → trained' in out
+
+
+def test_train_eval_round_trip(demo_dir, tmp_path, capsys):
+    data = demo_dir/'data'/'synthetic_64'
+    code, out, _ = run(['train', '--data', str(data), '--out', str(tmp_path/'per'), '--size', '64', '--epochs', '1',
+                        '--per-category'], capsys)
+    assert code == 0 and set(find_checkpoints(tmp_path/'per')) == {'washer', 'weave'}
+    code, out, _ = run(['eval', '--checkpoint', str(tmp_path/'per'), '--out', str(tmp_path/'eval'), '--examples', '1'], capsys)
+    assert code == 0 and (tmp_path/'eval'/'metrics.csv').is_file() and '| Category |' in out
+
+
+@pytest.mark.parametrize('argv,text', [
+    (['train', '--data', '/no/such/folder', '--out', 'x'], '--data /no/such/folder: no such folder'),
+    (['eval', '--checkpoint', '/no/such/run'], 'no checkpoint.pt there'),
+    (['eval', '--checkpoint', __file__], 'damaged or not a checkpoint'),
+])
+def test_errors_are_one_line(argv, text, capsys):
+    code, _, err = run(argv, capsys)
+    assert code == 2 and text in err and err.count('\n') == 1 and 'Traceback' not in err
+
+
+def test_bad_option_and_help(capsys):
+    with pytest.raises(SystemExit) as e: main(['train', '--epochs', 'ten'])
+    assert e.value.code == 2 and "invalid int value: 'ten'" in capsys.readouterr().err
+    for cmd in ('demo', 'train', 'eval', 'bench'):
+        with pytest.raises(SystemExit): main([cmd, '--help'])
+        assert 'usage: hlgfa ' + cmd in capsys.readouterr().out

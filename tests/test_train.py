@@ -1,0 +1,143 @@
+"Training (08_train): config round trip, data order, reproducibility, resume, NaN stop, checkpoints, DDP = 1 process."
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+import hlgfa_nb.train as T
+from hlgfa_nb.losses import LossConfig
+from hlgfa_nb.train import (Config, FeatureCache, config_from_dict, config_to_dict, epoch_batches, fit,
+                            fit_multiprocess, load_checkpoint, load_config, load_trained, quick_config, rank_share,
+                            save_checkpoint, versions_compatible)
+
+
+@pytest.fixture(scope='module')
+def cfg(synth):
+    return quick_config(synth, categories='weave', image_size=64, epochs=2, batch_size=2)
+
+
+@pytest.fixture(scope='module')
+def run(cfg, tmp_path_factory):
+    "A finished 2-epoch run (6 images, batch 2: 6 steps) and its checkpoint."
+    return fit(cfg, tmp_path_factory.mktemp('run'), progress=False)
+
+
+def module_weights(path):
+    return load_checkpoint(path)['module']
+
+
+def identical(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_config_round_trip(tmp_path):
+    cfg = Config(root='/x', categories=['a', 'b'], loss=LossConfig.preset('cos'))
+    assert config_from_dict(json.loads(json.dumps(config_to_dict(cfg)))) == cfg
+    assert cfg.categories == ('a', 'b')
+    T.save_config(cfg, tmp_path/'c.json')
+    assert load_config(tmp_path/'c.json') == cfg
+    with pytest.raises(ValueError, match=r"unknown fields \['lr_max'\]"): config_from_dict({'lr_max': 1})
+    with pytest.raises(ValueError, match='model has unknown fields'): config_from_dict({'model': {'nope': 1}})
+    with pytest.raises(ValueError, match='lr_min'): Config(lr_min=1.)
+
+
+def test_paper_defaults():
+    c = Config()
+    assert (c.backbone, c.weights, c.image_size, c.epochs, c.batch_size, c.lr, c.lr_min, c.augment) == \
+           ('wide_resnet50_2', 'imagenet', 640, 100, 32, 1e-3, 1e-4, True)
+
+
+def test_epoch_batches_partition_and_shares():
+    for epoch in range(3):
+        b = epoch_batches(11, 4, seed=3, epoch=epoch, world=2)
+        assert sorted(torch.cat(b).tolist()) == list(range(11))          # last batch of 3 kept (≥ 2 processes)
+        for x in b: assert torch.equal(torch.cat([rank_share(x, r, 2) for r in range(2)]), x)
+    assert len(epoch_batches(9, 4, 0, 0, world=2)) == 2                   # a last batch of 1 cannot be shared by 2
+
+
+def test_same_seed_same_weights(cfg, run, tmp_path):
+    assert identical(module_weights(run), module_weights(fit(cfg, tmp_path/'again', progress=False)))
+
+
+def test_resume_matches_uninterrupted(cfg, run, tmp_path):
+    fit(cfg, tmp_path, max_steps=4, progress=False)                       # stops mid-epoch 1 (3 steps per epoch)
+    assert load_checkpoint(tmp_path/'checkpoint.pt')['step'] == 4
+    with pytest.raises(FileExistsError, match='resume=True'): fit(cfg, tmp_path, progress=False)
+    with pytest.raises(ValueError, match='cannot resume'): fit(replace(cfg, epochs=3), tmp_path, resume=True)
+    done = fit(cfg, tmp_path, resume=True, progress=False)
+    assert identical(module_weights(run), module_weights(done))
+    a, b = load_checkpoint(run), load_checkpoint(done)
+    assert a['scheduler'] == b['scheduler'] and [h['total'] for h in a['history']] == [h['total'] for h in b['history']]
+
+
+def test_checkpoint_contents(cfg, run):
+    s = load_checkpoint(run)
+    assert {'module', 'optimizer', 'scheduler', 'config', 'version', 'backbone', 'step', 'epoch', 'rng'} <= set(s)
+    assert s['backbone']['name'] == 'resnet18' and s['step'] == s['total_steps'] == 6 and s['epoch'] == 2
+    assert config_from_dict(s['config']) == cfg
+    assert (run.parent/'config.json').is_file() and len(json.loads((run.parent/'history.json').read_text())) == 2
+    _, _, module, _ = load_trained(run)
+    assert identical(module.state_dict(), s['module'])
+
+
+def test_checkpoint_errors(run, tmp_path):
+    s = load_checkpoint(run)
+    with pytest.raises(ValueError, match="trained on backbone 'resnet18'"): load_checkpoint(run, backbone='resnet50')
+    save_checkpoint({**s, 'version': '7.0.0'}, tmp_path/'v.pt')
+    with pytest.raises(ValueError, match='incompatible'): load_checkpoint(tmp_path/'v.pt')
+    (tmp_path/'junk.pt').write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match='damaged or not a checkpoint'): load_checkpoint(tmp_path/'junk.pt')
+    with pytest.raises(FileNotFoundError): load_checkpoint(tmp_path/'missing.pt')
+    save_checkpoint({**s, 'config': {**s['config'], 'seed': 9}}, tmp_path/'seed.pt')
+    with pytest.raises(ValueError, match='other weights'): load_trained(tmp_path/'seed.pt')
+    assert versions_compatible('0.1.0', '0.1.3') and not versions_compatible('0.1.0', '0.2.0')
+
+
+def test_atomic_save_keeps_old_file(run, tmp_path):
+    p = save_checkpoint({'a': torch.ones(2)}, tmp_path/'c.pt')
+    before = p.read_bytes()
+    with pytest.raises(Exception): save_checkpoint({'a': lambda: 0}, p)
+    assert p.read_bytes() == before and not list(tmp_path.glob('.*.tmp'))
+
+
+def test_nan_loss_stops_with_step(cfg, tmp_path, monkeypatch):
+    real, calls = T.hlgfa_loss, []
+    def bad(*a, **k):
+        total, terms = real(*a, **k); calls.append(1)
+        if len(calls) == 5: total, terms = total * float('inf'), {**terms, 'total': terms['total'] * float('inf')}
+        return total, terms
+    monkeypatch.setattr(T, 'hlgfa_loss', bad)
+    with pytest.raises(FloatingPointError, match=r'step 4 \(epoch 1, batch 1\)'): fit(cfg, tmp_path, progress=False)
+
+
+def test_feature_cache_matches_backbone(cfg, synth, tmp_path):
+    from hlgfa_nb.data import MVTecDataset
+    bb = T.build_backbone(cfg)
+    ds = MVTecDataset(synth, 'train', 'weave', size=64)
+    ram, disk = FeatureCache(bb, ds, 0.5, 4, progress=False), FeatureCache(bb, ds, 0.5, 4, folder=tmp_path/'c', progress=False)
+    fh, fl = T.backbone_features(bb, torch.stack([ds[i]['image'] for i in (4, 1)]), 0.5)
+    for cache in (ram, disk):
+        ch, cl = cache[torch.tensor([4, 1])]
+        for a, b in zip(ch + cl, fh + fl): assert torch.allclose(a, b, rtol=2e-3, atol=2e-3 * float(b.abs().max()))
+    disk.close()
+    assert not (tmp_path/'c').exists()
+
+
+def test_augmented_and_uncached_runs(cfg, tmp_path):
+    p = fit(replace(cfg, augment=True, epochs=1), tmp_path/'aug', progress=False)
+    assert load_checkpoint(p)['step'] == 3
+    with pytest.raises(ValueError, match='cannot be cached'):
+        fit(replace(cfg, augment=True, feature_cache='ram'), tmp_path/'bad')
+
+
+def test_category_agnostic_with_head(synth, tmp_path):
+    c = quick_config(synth, image_size=64, epochs=1, batch_size=4, loss=LossConfig(cls=0.1))
+    s = load_checkpoint(fit(c, tmp_path, progress=False))
+    assert s['categories'] == ['washer', 'weave'] and s['head'] is not None and 'cls' in s['history'][0]
+
+
+def test_ddp_two_processes_equal_one(cfg, run, tmp_path):
+    ddp = fit_multiprocess(cfg, tmp_path, nprocs=2, progress=False)
+    a, b = module_weights(run), module_weights(ddp)
+    for k in a: assert torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4), k
