@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_scoring.ipynb #7aadca03
 from __future__ import annotations
-import math
+import functools, math
 from dataclasses import dataclass
 
 import torch
@@ -15,8 +15,8 @@ from .backbone import FrozenBackbone, make_views
 from .model import HLGFA, resize
 
 # %% auto #0
-__all__ = ['ScoreConfig', 'stage_distances', 'to_image', 'structural_consistency', 'reliability_weight', 'gaussian_smooth',
-           'image_score', 'ScoreMaps', 'score_maps', 'anomaly_map', 'Prediction', 'AnomalyDetector']
+__all__ = ['ScoreConfig', 'stage_distances', 'to_image', 'structural_consistency', 'reliability_weight', 'blur_matrix',
+           'gaussian_smooth', 'image_score', 'ScoreMaps', 'score_maps', 'anomaly_map', 'Prediction', 'AnomalyDetector']
 
 # %% ../nbs/04_scoring.ipynb #7af46281
 @dataclass
@@ -71,15 +71,25 @@ def reliability_weight(sim: torch.Tensor, tau: float, delta: float) -> torch.Ten
     return torch.sigmoid((sim - tau) / delta)
 
 # %% ../nbs/04_scoring.ipynb #913b3d35
+@functools.lru_cache(maxsize=32)
+def blur_matrix(n: int, sigma: float, radius: int, dtype=torch.float32, device='cpu') -> torch.Tensor:
+    "n×n matrix B with B @ x = 1-D Gaussian blur of x (std `sigma`, kernel truncated at `radius`, reflect borders)."
+    t = torch.arange(-radius, radius + 1)
+    k = torch.exp(-0.5 * (t.double() / sigma) ** 2); k /= k.sum()
+    j = (torch.arange(n)[:, None] + t).abs()                 # source index of each tap, reflected at both ends
+    j = torch.where(j > n - 1, 2 * (n - 1) - j, j)
+    b = torch.zeros(n, n, dtype=torch.float64)
+    b.index_put_((torch.arange(n)[:, None].expand_as(j), j), k.expand_as(j), accumulate=True)
+    return b.to(dtype=dtype, device=device)
+
 def gaussian_smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    "Gaussian blur of N×H×W maps with std `sigma` pixels (separable, kernel truncated at 4σ, reflect borders); sigma=0 returns the maps."
+    "Gaussian blur of N×H×W maps with std `sigma` pixels (kernel truncated at 4σ, reflect borders); sigma=0 returns the maps."
     if sigma <= 0: return maps
-    radius = min(int(4 * sigma + 0.5), min(maps.shape[-2:]) - 1)   # reflect padding needs radius < size
+    h, w = maps.shape[-2:]
+    radius = min(int(4 * sigma + 0.5), h - 1, w - 1)        # reflection needs radius < size
     if radius < 1: return maps
-    x = torch.arange(-radius, radius + 1, dtype=maps.dtype, device=maps.device)
-    k = torch.exp(-0.5 * (x / sigma) ** 2); k = k / k.sum()
-    out = F.pad(maps[:, None], (radius, radius, radius, radius), mode='reflect')
-    return F.conv2d(F.conv2d(out, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))[:, 0]
+    rows, cols = (blur_matrix(n, float(sigma), radius, maps.dtype, maps.device) for n in (h, w))
+    return rows @ maps @ cols.T
 
 def image_score(maps: torch.Tensor, cfg: ScoreConfig | None = None) -> torch.Tensor:
     "Image score of each N×H×W map: its max, or the mean of its top `cfg.topk` fraction of pixels."

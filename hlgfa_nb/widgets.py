@@ -15,12 +15,12 @@ from matplotlib.figure import Figure
 
 from .backbone import make_views
 from .metrics import MetricsConfig, PixelMetrics, best_f1, image_metrics, pixel_metrics
-from .scoring import (ScoreConfig, image_score, reliability_weight, stage_distances, structural_consistency,
+from .scoring import (ScoreConfig, gaussian_smooth, image_score, reliability_weight, stage_distances, structural_consistency,
                               to_image)
 
 # %% auto #0
-__all__ = ['ExplorerData', 'explorer_data', 'Smoother', 'final_maps', 'pixel_scores', 'AnomalyMapExplorer',
-           'anomaly_map_explorer', 'ReliabilityExplorer', 'reliability_explorer']
+__all__ = ['ExplorerData', 'explorer_data', 'final_maps', 'pixel_scores', 'AnomalyMapExplorer', 'anomaly_map_explorer',
+           'ReliabilityExplorer', 'reliability_explorer']
 
 # %% ../nbs/10_widgets.ipynb #9c384306
 @dataclass
@@ -123,35 +123,11 @@ def explorer_data(detector, dataset, ks=(3,), keep_guidance: bool = True, batch_
                         stages(parts['guidance']) if keep_guidance else None, cfg, names)
 
 # %% ../nbs/10_widgets.ipynb #2a333e70
-class Smoother:
-    "Gaussian smoothing of N×H×W maps as two matrix products; equals `scoring.gaussian_smooth` (same kernel, reflect)."
-    def __init__(self, size, sigma: float):
-        h, w = size
-        self.sigma = sigma
-        if sigma > 0:
-            radius = min(int(4 * sigma + 0.5), min(h, w) - 1)
-            self.rows, self.cols = self._matrix(h, sigma, radius), self._matrix(w, sigma, radius).T.contiguous()
-
-    @staticmethod
-    def _matrix(n: int, sigma: float, radius: int) -> torch.Tensor:
-        "n×n matrix B with B @ x = 1-D Gaussian blur of x (kernel of `radius`, reflect padding without edge repeat)."
-        t = torch.arange(-radius, radius + 1)
-        k = torch.exp(-0.5 * (t.double() / sigma) ** 2); k /= k.sum()
-        j = (torch.arange(n)[:, None] + t).abs()
-        j = torch.where(j > n - 1, 2 * (n - 1) - j, j)
-        b = torch.zeros(n, n, dtype=torch.float64)
-        b.index_put_((torch.arange(n)[:, None].expand_as(j), j), k.expand_as(j), accumulate=True)
-        return b.float()
-
-    def __call__(self, maps: torch.Tensor) -> torch.Tensor:
-        if self.sigma <= 0 or min(maps.shape[-2:]) < 2: return maps
-        return self.rows @ maps @ self.cols
-
-def final_maps(data: ExplorerData, idx, smoother: Smoother | None = None) -> torch.Tensor:
+def final_maps(data: ExplorerData, idx) -> torch.Tensor:
     "The detector's final maps of images `idx`, combined from the parts as `data.score` says (combine='mean')."
     cfg, raw = data.score, data.raw_maps(idx)
     if cfg.reliability: raw = reliability_weight(data.sim_maps(idx, cfg.neighbourhood), cfg.tau, cfg.delta) * raw
-    return (smoother or Smoother(data.size, cfg.sigma))(raw)
+    return gaussian_smooth(raw, cfg.sigma)
 
 # %% ../nbs/10_widgets.ipynb #7664481e
 def _png(fig: Figure) -> bytes:
@@ -286,7 +262,6 @@ class ReliabilityExplorer(_View):
             raise ValueError("this ExplorerData has no sims and no guidance: the reliability explorer needs Eq. 7; "
                              "build it with explorer_data(detector, dataset, ks=(3,)) from an HLGFA detector")
         self.data, self.metrics_cfg, self._cache, self._hold = data, metrics, {}, True
-        self.smoother = Smoother(data.size, data.score.sigma)
         cats, ks = sorted(set(data.categories)), data.neighbourhoods()
         k = k or (data.score.neighbourhood if data.score.neighbourhood in ks else ks[0])
         self.category = W.Dropdown(options=cats, value=category or cats[0], description='category')
@@ -309,7 +284,7 @@ class ReliabilityExplorer(_View):
         if c not in self._cache:
             d, idx = self.data, self.data.indices(c)
             raw = d.raw_maps(idx)
-            smooth = self.smoother(raw)
+            smooth = gaussian_smooth(raw, d.score.sigma)
             self._cache[c] = dict(idx=idx, raw=raw, smooth=smooth, sims={}, range=(float(smooth.min()), float(smooth.max())),
                                   metrics=self._metrics(smooth, idx))
         return self._cache[c]
@@ -342,7 +317,7 @@ class ReliabilityExplorer(_View):
         sim = self._sim(self.category.value, self.k.value)
         t1 = time.perf_counter()
         self.weight = reliability_weight(sim, self.tau.value, self.delta.value)
-        self.weighted = self.smoother(self.weight * cat['raw'])
+        self.weighted = gaussian_smooth(self.weight * cat['raw'], self.data.score.sigma)
         self.metrics = dict(raw=cat['metrics'], weighted=self._metrics(self.weighted, cat['idx']))
         t2 = time.perf_counter()
         self._draw()

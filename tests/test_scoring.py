@@ -1,6 +1,7 @@
 "Scoring (Eq. 3, 7, 8): hand-computed Eq. 7/8, the weight's shape, maps and scores of AnomalyDetector, determinism."
 import functools, math
 
+import numpy as np
 import pytest
 import torch
 
@@ -82,6 +83,17 @@ def test_smoothing_and_image_score():
     m = torch.arange(100.).view(1, 10, 10)
     assert image_score(m).item() == 99.
     assert image_score(m, ScoreConfig(image_score='topk', topk=0.05)).item() == 97.
+
+
+@pytest.mark.parametrize('sigma,shape', [(0.7, (3, 20, 31)), (4., (2, 64, 64)), (4., (1, 5, 7)), (30., (2, 37, 50))])
+def test_gaussian_smooth_equals_scipy(sigma, shape):
+    "The matrix form is scipy's gaussian_filter (mode='mirror', truncate=4), with the kernel clipped on tiny maps."
+    from scipy.ndimage import gaussian_filter
+    x = torch.rand(shape, dtype=torch.float64)
+    radius = min(int(4 * sigma + 0.5), shape[1] - 1, shape[2] - 1)
+    want = np.stack([gaussian_filter(a, sigma, mode='mirror', truncate=radius / sigma) for a in x.numpy()])
+    torch.testing.assert_close(gaussian_smooth(x, sigma), torch.from_numpy(want), rtol=0, atol=1e-12)
+    assert gaussian_smooth(x.float(), sigma).dtype == torch.float32
 
 
 @pytest.mark.parametrize('name, size, cfg', [

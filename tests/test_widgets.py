@@ -9,8 +9,8 @@ from hlgfa_nb.backbone import FrozenBackbone
 from hlgfa_nb.data import MVTecDataset
 from hlgfa_nb.metrics import pixel_metrics
 from hlgfa_nb.model import HLGFA, ModelConfig
-from hlgfa_nb.scoring import AnomalyDetector, ScoreConfig, gaussian_smooth, image_score
-from hlgfa_nb.widgets import (ExplorerData, Smoother, anomaly_map_explorer, explorer_data, final_maps, pixel_scores,
+from hlgfa_nb.scoring import AnomalyDetector, ScoreConfig, image_score
+from hlgfa_nb.widgets import (ExplorerData, anomaly_map_explorer, explorer_data, final_maps, pixel_scores,
                               reliability_explorer)
 
 pytest.importorskip('ipywidgets')
@@ -47,12 +47,6 @@ def test_parts_reproduce_the_detector(test_set, cfg):
     assert torch.allclose(final_maps(d, idx), pred.maps, atol=1e-4)
     assert torch.allclose(image_score(final_maps(d, idx), cfg), pred.scores, atol=1e-4)
     assert d.categories == [s.category for s in test_set.samples] and d.labels.tolist() == [bool(s.label) for s in test_set.samples]
-
-
-@pytest.mark.parametrize('sigma,shape', [(0.7, (3, 20, 31)), (4., (2, 64, 64)), (4., (1, 5, 7))])
-def test_smoother_equals_gaussian_smooth(sigma, shape):
-    x = torch.rand(shape)
-    assert torch.allclose(Smoother(shape[1:], sigma)(x), gaussian_smooth(x, sigma), atol=1e-5)
 
 
 def test_save_load_and_missing_k(data, tmp_path):
