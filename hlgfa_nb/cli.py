@@ -40,7 +40,7 @@ def _backbone_weights(weights, backbone: str):
     return w
 
 # %% ../nbs/11_cli.ipynb #a1b2d0a3
-DEMO = dict(size=96, epochs=12, n_train=16, backbone='resnet18')  # = the learning check of 09_evaluate (48 steps)
+DEMO = dict(size=96, epochs=150, n_train=32, backbone='resnet18')  # = the learning check of 09_evaluate (1 200 steps)
 
 def demo(out='hlgfa_out', size: int = DEMO['size'], epochs: int = DEMO['epochs'], backbone: str = DEMO['backbone'],
          weights='auto', seed: int = 0, n_train: int = DEMO['n_train'], progress: bool = True) -> Path:

@@ -10,6 +10,7 @@ from hlgfa_nb.metrics import METRIC_NAMES, MetricsConfig, compute_metrics
 from hlgfa_nb.evaluate import (CategoryResult, EvalResult, evaluate, evaluate_category, evaluate_detector,
                                load_detector, pick_examples, plot_examples, untrained_detector)
 from hlgfa_nb.train import fit, fit_per_category, quick_config
+from hlgfa_nb.cli import DEMO
 
 
 @pytest.fixture(scope='module')
@@ -78,7 +79,7 @@ def test_untrained_detector_and_per_category(synth, tmp_path):
         evaluate({'weave': per['weave']}, categories='washer', progress=False)
 
 
-LEARN = dict(size=96, n_train=16, epochs=12)   # 48 steps of batch 8 on cached resnet18 features (as in 09_evaluate)
+LEARN = DEMO   # what `hlgfa demo` runs: 1 200 steps of batch 8 on cached resnet18 features (as in 09_evaluate)
 
 
 @pytest.fixture(scope='module')
@@ -93,5 +94,7 @@ def learning(tmp_path_factory):
 
 
 def test_learning_beats_untrained(learning):
+    "Training on normal images makes both AUROCs better than the untrained module's; pixel AUROC well above chance."
     before, after = learning
-    assert after['AUC-P'] > before['AUC-P'] + 0.05, (before, after)
+    assert after['AUC-P'] > before['AUC-P'] + 0.2 and after['AUC-P'] > 0.85, (before, after)
+    assert after['AUC-I'] > before['AUC-I'] + 0.05, (before, after)
