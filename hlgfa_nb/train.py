@@ -418,7 +418,8 @@ class _Run:
     def make_cache(self):
         "The feature cache the config asks for (None: run the backbone every step)."
         mode, cfg = self.cfg.feature_cache, self.cfg
-        if mode != 'off' and cfg.augment:
+        if mode == 'off': return None
+        if cfg.augment:
             if mode != 'auto':
                 raise ValueError(f"feature_cache={mode!r} with augment=True: augmented images change every epoch, so "
                                  "their features cannot be cached. Set augment=False or feature_cache='auto'/'off'.")

@@ -124,6 +124,15 @@ def test_feature_cache_matches_backbone(cfg, synth, tmp_path):
     assert not (tmp_path/'c').exists()
 
 
+def test_uncached_run_never_builds_a_cache_and_matches_cached(cfg, tmp_path, monkeypatch):
+    "feature_cache='off' runs the backbone every step; the weights agree with a cached run up to float16 rounding."
+    cached = module_weights(fit(replace(cfg, feature_cache='ram'), tmp_path/'ram', progress=False))
+    def no_cache(*a, **k): raise AssertionError("feature_cache='off' built a feature cache")
+    monkeypatch.setattr(T, 'FeatureCache', no_cache)
+    uncached = module_weights(fit(replace(cfg, feature_cache='off'), tmp_path/'off', progress=False))
+    for k, v in cached.items(): assert torch.allclose(v, uncached[k], atol=1e-3), k
+
+
 def test_augmented_and_uncached_runs(cfg, tmp_path):
     p = fit(replace(cfg, augment=True, epochs=1), tmp_path/'aug', progress=False)
     assert load_checkpoint(p)['step'] == 3
