@@ -2,6 +2,7 @@
 
     python bench/bench_inference.py                                   # CPU, 256 px, wide_resnet50_2 and resnet18
     python bench/bench_inference.py --size 128 --backbones resnet18 --repeats 3
+    python bench/bench_inference.py --threads 2 --model '{"guide_dim": 32, "hidden_ratio": 0.125}'
 
 For each backbone (random init: speed does not depend on the weights) it times, on the same images:
   HR pass    the frozen backbone on the HR view alone (what any single-pass feature method pays)
@@ -12,7 +13,7 @@ Latency is batch 1, the fastest of --repeats rounds (each round runs every part 
 other processes falls on all alike), throughput images/s at --batch. The ratio column is full path ÷ HR pass
 (target: <= 1.5).
 """
-import argparse, time
+import argparse, json, time
 
 import torch
 
@@ -63,9 +64,11 @@ def main():
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--threads', type=int, default=1,
                    help='torch CPU threads (0: torch default); 1 keeps the timings steady on a shared machine')
+    p.add_argument('--model', type=json.loads, default={},
+                   help='ModelConfig fields as JSON, e.g. \'{"guide_dim": 32, "hidden_ratio": 0.125}\' for a lighter module')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    model_cfg, score_cfg = ModelConfig(), ScoreConfig()
+    model_cfg, score_cfg = ModelConfig(**a.model), ScoreConfig()
     print(f"CPU, {torch.get_num_threads()} threads, {a.size}×{a.size} px, best of {a.repeats} interleaved rounds; "
           f"{model_cfg}\n{score_cfg}\n")
     head = (f"{'backbone':>16} {'batch':>5} {'HR pass ms/img':>14} {'LR pass':>8} {'module':>8} {'scoring':>8} "
