@@ -40,21 +40,21 @@ def _backbone_weights(weights, backbone: str):
     return w
 
 # %% ../nbs/11_cli.ipynb #a1b2d0a3
-DEMO = dict(size=96, epochs=150, n_train=32, backbone='resnet18')  # = the learning check of 09_evaluate (1 200 steps)
+DEMO = dict(size=96, epochs=150, n_train=32, backbone='resnet18')  # = train.demo_config, the learning check of 09
 
 def demo(out='hlgfa_out', size: int = DEMO['size'], epochs: int = DEMO['epochs'], backbone: str = DEMO['backbone'],
          weights='auto', seed: int = 0, n_train: int = DEMO['n_train'], progress: bool = True) -> Path:
     "Synthetic data → short CPU training → evaluation (trained and untrained) → Table 3 and figures in `out`."
     import matplotlib; matplotlib.use('Agg')
     from hlgfa_nb.data import make_synthetic_mvtec
-    from hlgfa_nb.train import fit, quick_config
+    from hlgfa_nb.train import demo_config, fit
     from hlgfa_nb.evaluate import evaluate, evaluate_detector, untrained_detector
     t0, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"[1/4] synthetic MVTec-layout data ({size} px, {n_train} normal training images per category)")
     root = make_synthetic_mvtec(out/'data'/f'synthetic_{size}', n_train=n_train, n_test_good=8, n_test_defect=4,
                                 size=size, seed=seed)
-    cfg = quick_config(root, backbone=backbone, weights=_backbone_weights(weights, backbone), image_size=size,
+    cfg = demo_config(root, backbone=backbone, weights=_backbone_weights(weights, backbone), image_size=size,
                        epochs=epochs, seed=seed, device='cpu')
     print(f"[2/4] training the HLGFA module: {backbone} (weights: {cfg.weights or 'random init'}), {epochs} epochs, CPU")
     ckpt = fit(cfg, out/'run', resume=True, progress=progress)

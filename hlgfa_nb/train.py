@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 import hlgfa_nb
 from .data import MVTecDataset
-from .backbone import FrozenBackbone, make_views
+from .backbone import FrozenBackbone, PADDINGS, make_views
 from .model import HLGFA, ModelConfig
 from .losses import CategoryHead, LossConfig, hlgfa_loss
 from .augment import AugConfig, NoisyTrainingSet
@@ -25,11 +25,11 @@ from .scoring import ScoreConfig
 
 # %% auto #0
 __all__ = ['SECTIONS', 'RUNTIME_FIELDS', 'AMP_MODES', 'CACHE_MODES', 'CHECKPOINT_FORMAT', 'Config', 'config_to_dict',
-           'config_from_dict', 'save_config', 'load_config', 'quick_config', 'paper_config', 'resolve_device',
-           'amp_dtype', 'autocast', 'epoch_batches', 'rank_share', 'build_backbone', 'backbone_fingerprint',
-           'build_module', 'feature_bytes', 'backbone_features', 'FeatureCache', 'versions_compatible',
-           'save_checkpoint', 'load_checkpoint', 'check_backbone', 'load_trained', 'fit', 'fit_per_category',
-           'fit_multiprocess']
+           'config_from_dict', 'save_config', 'load_config', 'quick_config', 'paper_config', 'demo_config',
+           'resolve_device', 'amp_dtype', 'autocast', 'epoch_batches', 'rank_share', 'build_backbone',
+           'backbone_fingerprint', 'build_module', 'feature_bytes', 'backbone_features', 'FeatureCache',
+           'versions_compatible', 'save_checkpoint', 'load_checkpoint', 'check_backbone', 'load_trained', 'fit',
+           'fit_per_category', 'fit_multiprocess']
 
 # %% ../nbs/08_train.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
@@ -47,6 +47,7 @@ class Config:
     # backbone
     backbone: str = 'wide_resnet50_2'        # timm name (paper §4.1)
     weights: str | None = 'imagenet'         # 'imagenet', a weights file, or None = random init (tests, offline)
+    padding: str = 'zeros'                   # backbone convolutions pad with 'zeros' (as trained) or 'reflect' (see 01)
     stages: tuple[int, ...] = (1, 2, 3)      # timm out_indices: layer1..3 (reproduction choice)
     # training
     epochs: int = 100                        # paper §4.1
@@ -81,6 +82,7 @@ class Config:
         if not 0 < self.lr_scale < 1: raise ValueError(f"Config.lr_scale={self.lr_scale}: must be in (0, 1), e.g. 0.5.")
         if not 0 < self.lr_min <= self.lr:
             raise ValueError(f"Config.lr={self.lr}, lr_min={self.lr_min}: need 0 < lr_min ≤ lr (paper: 1e-3 → 1e-4).")
+        if self.padding not in PADDINGS: raise ValueError(f"Config.padding={self.padding!r}: choose one of {PADDINGS}.")
         if self.amp not in AMP_MODES: raise ValueError(f"Config.amp={self.amp!r}: choose one of {AMP_MODES}.")
         if self.feature_cache not in CACHE_MODES:
             raise ValueError(f"Config.feature_cache={self.feature_cache!r}: choose one of {CACHE_MODES}.")
@@ -131,6 +133,11 @@ def paper_config(root=None, **overrides) -> Config:
     "The paper's setting (§4.1): WRN50 ImageNet, 640 px, Adam 1e-3 → 1e-4 cosine, 100 epochs, batch 32, augmentation."
     return Config(root=root, **overrides)
 
+def demo_config(root=None, **overrides) -> Config:
+    "`hlgfa demo` and 09's learning check: `quick_config` at 96 px for 150 epochs, reflect padding, residual width C_s."
+    base = dict(image_size=96, epochs=150, padding='reflect', model=ModelConfig(hidden_ratio=1.0))
+    return quick_config(root, **{**base, **overrides})
+
 # %% ../nbs/08_train.ipynb #30ffb481
 def resolve_device(device: str = 'auto', local_rank: int = 0) -> torch.device:
     "The torch device of a config's `device` field."
@@ -173,7 +180,7 @@ def build_backbone(cfg: Config) -> FrozenBackbone:
     "The frozen backbone of `cfg`; a random-init one is seeded with `cfg.seed`, so it is the same on every rebuild."
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        return FrozenBackbone(cfg.backbone, cfg.stages, cfg.weights)
+        return FrozenBackbone(cfg.backbone, cfg.stages, cfg.weights, cfg.padding)
 
 @torch.no_grad()
 def backbone_fingerprint(backbone: nn.Module) -> list[float]:

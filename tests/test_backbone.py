@@ -72,6 +72,18 @@ def test_random_init_is_deep():
     assert all(m.bn2.weight.abs().sum() > 0 for m in bb.model.layer3)
 
 
+@pytest.mark.parametrize('name', ['resnet18', 'wide_resnet50_2'])
+def test_reflect_padding_leaves_no_border(name):
+    "padding='reflect': a constant image gives constant features at every stage; zero padding marks the border."
+    x = torch.full((1, 3, 64, 96), 0.3)
+    spread = lambda padding: max(float((f.amax((2, 3)) - f.amin((2, 3))).max())
+                                 for f in FrozenBackbone(name, weights=None, padding=padding)(x))
+    assert spread('reflect') < 1e-5 < 0.1 < spread('zeros')
+    bb = FrozenBackbone(name, weights=None, padding='reflect')
+    assert {m.padding_mode for m in bb.modules() if isinstance(m, nn.Conv2d) and any(m.padding)} == {'reflect'}
+    with pytest.raises(ValueError, match="choose one of"): FrozenBackbone(name, weights=None, padding='circular')
+
+
 @pytest.mark.parametrize('name,channels', [('resnet18', [64, 128, 256]), ('wide_resnet50_2', [256, 512, 1024])])
 def test_shapes_non_square(name, channels):
     bb = FrozenBackbone(name, weights=None)

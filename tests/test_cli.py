@@ -1,7 +1,7 @@
 "Command line (11_cli): demo writes what it promises; train/eval round trip; one-line errors; helpful --help."
 import pytest
 
-from hlgfa_nb.cli import find_checkpoints, main
+from hlgfa_nb.cli import DEMO, find_checkpoints, main
 
 
 def run(argv, capsys):
@@ -56,3 +56,10 @@ def test_bad_option_and_help(capsys):
     for cmd in ('demo', 'train', 'eval', 'bench'):
         with pytest.raises(SystemExit): main([cmd, '--help'])
         assert 'usage: hlgfa ' + cmd in capsys.readouterr().out
+
+
+def test_demo_defaults_are_demo_config():
+    "The command line's demo defaults (kept light: no torch import for --help) equal `train.demo_config`."
+    from hlgfa_nb.train import demo_config
+    c = demo_config()
+    assert (c.image_size, c.epochs, c.backbone) == (DEMO['size'], DEMO['epochs'], DEMO['backbone'])

@@ -9,7 +9,7 @@ from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
 from hlgfa_nb.metrics import METRIC_NAMES, MetricsConfig, compute_metrics
 from hlgfa_nb.evaluate import (CategoryResult, EvalResult, evaluate, evaluate_category, evaluate_detector,
                                load_detector, pick_examples, plot_examples, untrained_detector)
-from hlgfa_nb.train import fit, fit_per_category, quick_config
+from hlgfa_nb.train import demo_config, fit, fit_per_category, quick_config
 from hlgfa_nb.cli import DEMO
 
 
@@ -79,7 +79,7 @@ def test_untrained_detector_and_per_category(synth, tmp_path):
         evaluate({'weave': per['weave']}, categories='washer', progress=False)
 
 
-LEARN = DEMO   # what `hlgfa demo` runs: 1 200 steps of batch 8 on cached resnet18 features (as in 09_evaluate)
+LEARN = DEMO   # what `hlgfa demo` runs (demo_config): 1 200 steps of batch 8 on cached resnet18 features, as in 09
 
 
 @pytest.fixture(scope='module')
@@ -87,14 +87,13 @@ def learning(tmp_path_factory):
     "Mean metrics of the untrained and the trained module on the synthetic data (both categories, one model)."
     work = tmp_path_factory.mktemp('learn')
     root = make_synthetic_mvtec(work/'data', n_train=LEARN['n_train'], n_test_good=8, n_test_defect=4, size=LEARN['size'])
-    cfg = quick_config(root, image_size=LEARN['size'], epochs=LEARN['epochs'])
+    cfg = demo_config(root)
     before = evaluate_detector(untrained_detector(cfg), root, size=LEARN['size'], examples=0, progress=False)
     after = evaluate(fit(cfg, work/'run', progress=False), examples=0, progress=False)
     return before.mean, after.mean
 
 
 def test_learning_beats_untrained(learning):
-    "Training on normal images makes both AUROCs better than the untrained module's; pixel AUROC well above chance."
+    "Training on normal images lifts image and pixel AUROC above the untrained module's and above 0.9."
     before, after = learning
-    assert after['AUC-P'] > before['AUC-P'] + 0.2 and after['AUC-P'] > 0.85, (before, after)
-    assert after['AUC-I'] > before['AUC-I'] + 0.05, (before, after)
+    for k in ('AUC-I', 'AUC-P'): assert after[k] > max(before[k] + 0.1, 0.9), (k, before, after)

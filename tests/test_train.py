@@ -81,6 +81,14 @@ def test_checkpoint_contents(cfg, run):
     assert identical(module.state_dict(), s['module'])
 
 
+def test_padding_is_saved_and_restored(cfg, tmp_path):
+    "The backbone's padding is part of the config: a checkpoint rebuilds the backbone it was trained with."
+    p = fit(replace(cfg, padding='reflect', epochs=1), tmp_path, progress=False)
+    c, bb, _, _ = load_trained(p)
+    assert c.padding == 'reflect' == bb.padding
+    with pytest.raises(ValueError, match='Config.padding'): replace(cfg, padding='same')
+
+
 def test_checkpoint_errors(run, tmp_path):
     s = load_checkpoint(run)
     with pytest.raises(ValueError, match="trained on backbone 'resnet18'"): load_checkpoint(run, backbone='resnet50')
