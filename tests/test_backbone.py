@@ -82,6 +82,7 @@ def test_reflect_padding_leaves_no_border(name):
     bb = FrozenBackbone(name, weights=None, padding='reflect')
     assert {m.padding_mode for m in bb.modules() if isinstance(m, nn.Conv2d) and any(m.padding)} == {'reflect'}
     with pytest.raises(ValueError, match="choose one of"): FrozenBackbone(name, weights=None, padding='circular')
+    with pytest.raises(ValueError, match='at least 32 px'): bb(torch.rand(1, 3, 16, 16))
 
 
 @pytest.mark.parametrize('name,channels', [('resnet18', [64, 128, 256]), ('wide_resnet50_2', [256, 512, 1024])])
