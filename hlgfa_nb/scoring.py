@@ -5,8 +5,9 @@
 # %% ../nbs/04_scoring.ipynb #7aadca03
 from __future__ import annotations
 import functools, math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,7 +17,8 @@ from .model import HLGFA, resize
 
 # %% auto #0
 __all__ = ['ScoreConfig', 'stage_distances', 'to_image', 'structural_consistency', 'reliability_weight', 'blur_matrix',
-           'gaussian_smooth', 'image_score', 'ScoreMaps', 'score_maps', 'anomaly_map', 'Prediction', 'AnomalyDetector']
+           'gaussian_smooth', 'image_score', 'ScoreMaps', 'score_maps', 'anomaly_map', 'Prediction', 'AnomalyDetector',
+           'calibrate_tau']
 
 # %% ../nbs/04_scoring.ipynb #7af46281
 @dataclass
@@ -163,3 +165,14 @@ class AnomalyDetector(nn.Module):
         parts = score_maps(out.f_hat, f_h, images.shape[-2:], self.cfg, out.guidance)
         maps = parts.map.float()
         return Prediction(maps, image_score(maps, self.cfg), parts.stage_maps, parts.sim, parts.weight)
+
+# %% ../nbs/04_scoring.ipynb #6c94262f
+@torch.inference_mode()
+def calibrate_tau(detector: AnomalyDetector, images, q: float = 0.05) -> ScoreConfig:
+    "`detector.cfg` with Eq. 8 on and τ at the `q` quantile of the Eq. 7 sims of normal `images` (batches N×3×H×W)."
+    if not 0 < q < 1: raise ValueError(f"q={q}: give a quantile in (0, 1), e.g. 0.05")
+    probe = AnomalyDetector(detector.backbone, detector.module, replace(detector.cfg, reliability=True, combine='mean'),
+                            detector.lr_scale, detector.channels_last)
+    sims = [probe.predict(x).sim.flatten().float().cpu() for x in ([images] if torch.is_tensor(images) else images)]
+    if not sims: raise ValueError("calibrate_tau got no images: pass a batch or an iterable of batches of normal images")
+    return replace(detector.cfg, reliability=True, tau=float(np.quantile(torch.cat(sims).numpy(), q)))

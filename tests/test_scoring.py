@@ -7,8 +7,9 @@ import torch
 
 from hlgfa_nb.backbone import FrozenBackbone
 from hlgfa_nb.model import HLGFA, ModelConfig
-from hlgfa_nb.scoring import (AnomalyDetector, Prediction, ScoreConfig, anomaly_map, gaussian_smooth, image_score,
-                              reliability_weight, score_maps, stage_distances, structural_consistency, to_image)
+from hlgfa_nb.scoring import (AnomalyDetector, Prediction, ScoreConfig, anomaly_map, calibrate_tau, gaussian_smooth,
+                              image_score, reliability_weight, score_maps, stage_distances, structural_consistency,
+                              to_image)
 
 
 @functools.lru_cache(maxsize=None)
@@ -149,3 +150,17 @@ def test_bad_config(kwargs, text):
 
 def test_bad_neighbourhood():
     with pytest.raises(ValueError, match='odd size'): structural_consistency(torch.randn(1, 2, 3, 3), 2)
+
+
+def test_calibrate_tau_places_tau_at_the_quantile():
+    "calibrate_tau: Eq. 8 on, τ at the q quantile of the normal images' sims; other fields kept; clear errors."
+    torch.manual_seed(0)
+    bb = FrozenBackbone('resnet18', weights=None)
+    det = AnomalyDetector(bb, HLGFA(bb.channels, ModelConfig(identity_init=False)), ScoreConfig(sigma=2.0))
+    train = [torch.rand(2, 3, 64, 64) for _ in range(2)]
+    cal = calibrate_tau(det, train, q=0.1)
+    sims = torch.cat([AnomalyDetector(bb, det.module, cal).predict(x).sim.flatten() for x in train])
+    assert abs(float((sims < cal.tau).float().mean()) - 0.1) < 0.01
+    assert cal.reliability and cal.sigma == 2.0 and cal.delta == det.cfg.delta and not det.cfg.reliability
+    with pytest.raises(ValueError, match='no images'): calibrate_tau(det, [])
+    with pytest.raises(ValueError, match='quantile'): calibrate_tau(det, train, q=0)
