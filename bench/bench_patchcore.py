@@ -26,7 +26,7 @@ from hlgfa_nb.baselines import PatchCore, PatchCoreConfig, as_patches, nearest_d
 from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
 from hlgfa_nb.evaluate import untrained_detector
 from hlgfa_nb.scoring import gaussian_smooth, image_score, score_maps
-from hlgfa_nb.train import quick_config
+from hlgfa_nb.train import preset
 
 
 def hlgfa_parts(det, x):
@@ -61,7 +61,7 @@ def timed(fn) -> float:
 def bench(backbone, size, n_train, batch, coreset, bank_images, repeats, work):
     root = make_synthetic_mvtec(work/f'synth_{size}', categories=('weave',), n_train=n_train, n_test_good=batch,
                                 n_test_defect=1, size=size)
-    cfg = quick_config(root, backbone=backbone, image_size=size)
+    cfg = preset('cpu', root, backbone=backbone, image_size=size)
     hl = untrained_detector(cfg, 'cpu')
     train = torch.stack([s['image'] for s in MVTecDataset(root, 'train', size=size)])
     x = torch.stack([MVTecDataset(root, 'test', size=size)[i]['image'] for i in range(batch)])

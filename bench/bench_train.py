@@ -1,6 +1,6 @@
-"""Training and evaluation throughput of hlgfa_nb on this machine (CPU unless --device says otherwise), in one run.
+"""Training and evaluation throughput of hlgfa_nb on this machine: `hlgfa bench` (same options, same table).
 
-    python bench/bench_train.py                                  # 256 px, resnet18 and wide_resnet50_2
+    python bench/bench_train.py                                  # 256 px, tf_efficientnet_lite0 and wide_resnet50_2
     python bench/bench_train.py --size 128 --backbones resnet18 --steps 8
 
 For each backbone, on a synthetic MVTec-layout category at --size px (random-init backbone: speed does not depend on the
@@ -11,24 +11,10 @@ weights), it times:
   augmented  the same with noise-aware augmentation on (the paper's setting; features cannot be cached), images/s
   eval       inference + streaming metrics on the test images, images/s
 Training rates are those of the last epoch of a 2-epoch run (the first one includes warm-up); each rate counts images of
-the global batch. The speed-up column is cached ÷ uncached, measured side by side in this run. The measurement itself is
-`hlgfa_nb.cli.throughput` (also `hlgfa bench`).
+the global batch. The speed-up column is cached ÷ uncached, measured side by side in this run.
 """
-import argparse
+import sys
 
-from hlgfa_nb.cli import bench
+from hlgfa_nb.cli import main
 
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--size', type=int, default=256)
-    p.add_argument('--backbones', nargs='+', default=['resnet18', 'wide_resnet50_2'])
-    p.add_argument('--steps', type=int, default=4, help='training steps per epoch')
-    p.add_argument('--batch', type=int, default=8)
-    p.add_argument('--device', default='cpu')
-    a = p.parse_args()
-    bench(a.backbones, a.size, a.steps, a.batch, a.device)
-
-
-if __name__ == '__main__':
-    main()
+if __name__ == '__main__': sys.exit(main(['bench', *sys.argv[1:]]))

@@ -16,7 +16,7 @@ from hlgfa_nb.data import dev_data_root, make_synthetic_mvtec, MVTecDataset
 from hlgfa_nb.evaluate import evaluate_detector, load_detector
 from hlgfa_nb.model import ModelConfig
 from hlgfa_nb.scoring import ScoreConfig, calibrate_tau
-from hlgfa_nb.train import fit, quick_config
+from hlgfa_nb.train import fit, preset
 
 MODELS = {  # name: Config overrides, one factor changed from the baseline
     'baseline (zeros, C/4, stages 1-3)': {},
@@ -33,7 +33,7 @@ SCORES = {  # name: ScoreConfig changes applied to the baseline model
 KEYS = ('AUC-I', 'AUC-P', 'AP-P', 'PRO-P')
 
 def run(root, size, epochs, seed, overrides, work):
-    cfg = quick_config(root, weights='imagenet', backbone='tf_efficientnet_lite0', image_size=size, epochs=epochs,
+    cfg = preset('cpu', root, weights='imagenet', backbone='tf_efficientnet_lite0', image_size=size, epochs=epochs,
                        seed=seed, **overrides)
     t = time.perf_counter(); ckpt = fit(cfg, work, progress=False); secs = time.perf_counter() - t
     return load_detector(ckpt, 'cpu'), cfg, secs

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_backbone.ipynb #549aad7a
 from __future__ import annotations
-import importlib, os
+import importlib
 from pathlib import Path
 
 import timm

@@ -4,66 +4,71 @@
 
 # %% ../nbs/11_cli.ipynb #9ea6ff2c
 from __future__ import annotations
-import argparse, socket, sys, tempfile, time
+import argparse, sys, tempfile, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEMO', 'BENCH_HEAD', 'resolve_weights', 'demo', 'train', 'find_checkpoints', 'evaluate_cmd', 'throughput',
-           'bench_line', 'bench', 'main']
+__all__ = ['CONFIG_OPTIONS', 'BENCH_HEAD', 'weights_arg', 'add_config_options', 'config_overrides', 'demo_data', 'demo', 'train',
+           'find_checkpoints', 'evaluate_cmd', 'training_throughput', 'bench_line', 'bench', 'reproduce_cmd', 'main']
 
 # %% ../nbs/11_cli.ipynb #58dde9c5
-def _hub_reachable(host: str = 'huggingface.co', timeout: float = 3.) -> bool:
-    try:
-        with socket.create_connection((host, 443), timeout=timeout): return True
-    except OSError: return False
+def weights_arg(value: str):
+    "`--weights`: 'imagenet', 'none' (random init) or a weights file."
+    return None if value.lower() == 'none' else value
 
-def resolve_weights(weights: str | None):
-    "'auto' → 'imagenet' if the hub answers, else None (random init); 'none' → None; anything else unchanged."
-    if weights is None or weights.lower() == 'none': return None
-    if weights != 'auto': return weights
-    if _hub_reachable(): return 'imagenet'
-    print("ImageNet weights are not available (no network): using a RANDOMLY INITIALISED backbone. "
-          "Numbers and figures below are not those of the paper; pass --weights FILE for real weights.")
-    return None
+CONFIG_OPTIONS = {  # Config field: (flag, type, help)
+    'backbone': ('--backbone', str, 'timm model name of the frozen backbone, e.g. tf_efficientnet_lite0, wide_resnet50_2'),
+    'weights': ('--weights', weights_arg, "'imagenet' (offline for tf_efficientnet_lite0/1/2, downloaded by timm for "
+                "others), 'none' (random init: plumbing tests only), or the path of a weights file"),
+    'image_size': ('--size', int, 'image size in pixels'),
+    'epochs': ('--epochs', int, 'training epochs'),
+    'batch_size': ('--batch-size', int, 'global batch size (all processes together)'),
+    'lr': ('--lr', float, 'start learning rate'),
+    'lr_min': ('--lr-min', float, 'end learning rate'),
+    'augment': ('--augment', None, 'noise-aware augmentation (features are then not cached)'),
+    'device': ('--device', str, "'auto', 'cpu', 'cuda', 'cuda:1', ..."),
+    'seed': ('--seed', int, 'random seed (module init, data order, augmentation)'),
+}
 
-# %% ../nbs/11_cli.ipynb #58b353b4
-def _backbone_weights(weights, backbone: str):
-    "The weights to train with: `resolve_weights`, then a load test of 'imagenet' that falls back to random init."
-    w = resolve_weights(weights)
-    if w != 'imagenet': return w
-    from hlgfa_nb.backbone import FrozenBackbone
-    try: FrozenBackbone(backbone, weights='imagenet')
-    except RuntimeError as e:
-        print(f"ImageNet weights for {backbone} could not be loaded ({str(e)[:100]}...): using a RANDOMLY "
-              "INITIALISED backbone. Numbers and figures are not those of the paper.")
-        return None
-    return w
+def add_config_options(p: argparse.ArgumentParser, preset_name: str | None = None):
+    "Add the `CONFIG_OPTIONS` flags to `p`; their help shows `preset_name`'s values when it is given."
+    from hlgfa_nb.train import preset
+    shown = preset(preset_name) if preset_name else None
+    for field, (flag, kind, text) in CONFIG_OPTIONS.items():
+        text += f" (default: {getattr(shown, field)})" if shown else " (default: the preset's)"
+        if kind is None: p.add_argument(flag, dest=field, action=argparse.BooleanOptionalAction, default=None, help=text)
+        else: p.add_argument(flag, dest=field, type=kind, default=None, metavar=flag[2:].upper(), help=text)
+
+def config_overrides(args: dict) -> dict:
+    "The `Config` fields given on the command line (popped from `args`)."
+    return {k: v for k in CONFIG_OPTIONS if (v := args.pop(k, None)) is not None}
 
 # %% ../nbs/11_cli.ipynb #a1b2d0a3
-DEMO = dict(size=96, epochs=150, n_train=32, backbone='resnet18')  # = train.demo_config, the learning check of 09
+def demo_data(folder, size: int, n_train: int = 32, seed: int = 0) -> Path:
+    "The demo's synthetic dataset (both categories; 8 good and 4 of each defect type per category in test) in `folder`."
+    from hlgfa_nb.data import make_synthetic_mvtec
+    return make_synthetic_mvtec(Path(folder)/f'synthetic_{size}', n_train=n_train, n_test_good=8, n_test_defect=4,
+                                size=size, seed=seed)
 
-def demo(out='hlgfa_out', size: int = DEMO['size'], epochs: int = DEMO['epochs'], backbone: str = DEMO['backbone'],
-         weights='auto', seed: int = 0, n_train: int = DEMO['n_train'], progress: bool = True) -> Path:
+def demo(out='hlgfa_out', n_train: int = 32, progress: bool = True, **overrides) -> Path:
     "Synthetic data → short CPU training → evaluation (trained and untrained) → Table 3 and figures in `out`."
     import matplotlib; matplotlib.use('Agg')
-    from hlgfa_nb.data import make_synthetic_mvtec
-    from hlgfa_nb.train import demo_config, fit
+    from hlgfa_nb.train import fit, preset
     from hlgfa_nb.evaluate import evaluate, evaluate_detector, untrained_detector
     t0, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"[1/4] synthetic MVTec-layout data ({size} px, {n_train} normal training images per category)")
-    root = make_synthetic_mvtec(out/'data'/f'synthetic_{size}', n_train=n_train, n_test_good=8, n_test_defect=4,
-                                size=size, seed=seed)
-    cfg = demo_config(root, backbone=backbone, weights=_backbone_weights(weights, backbone), image_size=size,
-                       epochs=epochs, seed=seed, device='cpu')
-    print(f"[2/4] training the HLGFA module: {backbone} (weights: {cfg.weights or 'random init'}), {epochs} epochs, CPU")
+    cfg = preset('demo', **{'device': 'cpu', **overrides})
+    print(f"[1/4] synthetic MVTec-layout data ({cfg.image_size} px, {n_train} normal training images per category)")
+    cfg.root = str(demo_data(out/'data', cfg.image_size, n_train, cfg.seed))
+    print(f"[2/4] training the HLGFA module: {cfg.backbone} (weights: {cfg.weights or 'RANDOM INIT'}), {cfg.epochs} "
+          f"epochs, {cfg.device}")
     ckpt = fit(cfg, out/'run', resume=True, progress=progress)
     print("[3/4] evaluating the untrained module (the reference)")
-    before = evaluate_detector(untrained_detector(cfg, 'cpu'), root, size=size, examples=0, progress=progress,
-                               title='untrained module (reference)')
+    before = evaluate_detector(untrained_detector(cfg, cfg.device), cfg.root, size=cfg.image_size, examples=0,
+                               progress=progress, title='untrained module (reference)')
     (out/'metrics_untrained.md').write_text(before.to_markdown())
     print("[4/4] evaluating the trained module")
-    after = evaluate(ckpt, root, out_dir=out, device='cpu', examples=3, progress=progress)
+    after = evaluate(ckpt, cfg.root, out_dir=out, device=cfg.device, examples=3, progress=progress)
     print('\n' + after.to_markdown())
     print("image / pixel AUROC, untrained → trained: " + ', '.join(
         f"{k} {100 * before.mean[k]:.1f} → {100 * after.mean[k]:.1f}" for k in ('AUC-I', 'AUC-P')))
@@ -76,19 +81,17 @@ def demo(out='hlgfa_out', size: int = DEMO['size'], epochs: int = DEMO['epochs']
 def train(data, out, preset='cpu', config=None, categories=None, per_category=False, resume=False, progress=True,
           **overrides) -> Path:
     "Train on `data` into `out` (see `hlgfa train --help`); returns the checkpoint (or the per-category folder)."
-    from hlgfa_nb.train import fit, fit_per_category, load_config, paper_config, quick_config
+    from hlgfa_nb import train as T
     from dataclasses import replace
     if not Path(data).is_dir(): raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if 'weights' in given: given['weights'] = _backbone_weights(given['weights'], given.get('backbone', 'wide_resnet50_2'))
-    base = load_config(config) if config else (paper_config if preset == 'paper' else quick_config)(data)
-    cfg = replace(base, root=str(data), categories=tuple(categories) if categories else base.categories, **given)
+    base = T.load_config(config) if config else T.preset(preset)
+    cfg = replace(base, root=str(data), categories=tuple(categories) if categories else base.categories, **overrides)
     print(f"training {cfg.backbone} (weights: {cfg.weights or 'random init'}), {cfg.image_size} px, {cfg.epochs} epochs, "
           f"batch {cfg.batch_size}, augmentation {'on' if cfg.augment else 'off'} → {out}")
     if per_category:
-        paths = fit_per_category(cfg, out, resume=resume, progress=progress)
+        paths = T.fit_per_category(cfg, out, resume=resume, progress=progress)
         print(f"wrote {len(paths)} checkpoints under {out}"); return Path(out)
-    ckpt = fit(cfg, out, resume=resume, progress=progress)
+    ckpt = T.fit(cfg, out, resume=resume, progress=progress)
     print(f"wrote {ckpt}"); return ckpt
 
 def find_checkpoints(path):
@@ -114,17 +117,17 @@ def evaluate_cmd(checkpoint, data=None, out='hlgfa_eval', categories=None, examp
     return res
 
 # %% ../nbs/11_cli.ipynb #100c5521
-def throughput(backbone='resnet18', size=256, steps=4, batch=8, device='cpu') -> dict[str, float]:
+def training_throughput(backbone='tf_efficientnet_lite0', size=256, steps=4, batch=8, device='cpu') -> dict[str, float]:
     "Images/s of cache building, cached / uncached / augmented training (last of 2 epochs) and evaluation."
     from dataclasses import replace
     from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
     from hlgfa_nb.evaluate import evaluate
-    from hlgfa_nb.train import FeatureCache, build_backbone, feature_bytes, fit, load_checkpoint, quick_config
+    from hlgfa_nb.train import FeatureCache, build_backbone, feature_bytes, fit, load_checkpoint, preset
     with tempfile.TemporaryDirectory() as w:
         work = Path(w)
         root = make_synthetic_mvtec(work/'data', categories=('weave',), n_train=steps * batch, n_test_good=8,
                                     n_test_defect=2, size=size)
-        cfg = quick_config(root, backbone=backbone, image_size=size, epochs=2, batch_size=batch, device=device)
+        cfg = preset('cpu', root, backbone=backbone, weights=None, image_size=size, epochs=2, batch_size=batch, device=device)
         rate = lambda c, name: load_checkpoint(fit(c, work/name, progress=False))['history'][-1]['images_per_s']
         bb, train = build_backbone(cfg).to(device), MVTecDataset(root, 'train', size=size)
         t = time.perf_counter()
@@ -146,17 +149,32 @@ def bench_line(name: str, r: dict) -> str:
     return (f"{name:>16} {r['cache']:7.1f} {r['cached']:7.1f} {r['uncached']:8.1f} {r['augmented']:9.1f} "
             f"{r['cached'] / r['uncached']:7.1f}× {r['eval']:6.1f} {r['cache_mb']:8.0f}")
 
-def bench(backbones=('resnet18', 'wide_resnet50_2'), size=256, steps=4, batch=8, device='cpu'):
-    "Print the throughput table of `throughput` for each backbone."
+def bench(backbones=('tf_efficientnet_lite0', 'wide_resnet50_2'), size=256, steps=4, batch=8, device='cpu'):
+    "Print the throughput table of `training_throughput` for each backbone."
     import torch
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, {size} px, batch {batch}, "
           f"{steps} steps/epoch, random-init backbones; images/s (higher is better)\n")
     print(BENCH_HEAD); print('-' * len(BENCH_HEAD))
-    for name in backbones: print(bench_line(name, throughput(name, size, steps, batch, device)), flush=True)
+    for name in backbones: print(bench_line(name, training_throughput(name, size, steps, batch, device)), flush=True)
+
+# %% ../nbs/11_cli.ipynb #d428d958
+def reproduce_cmd(data, categories=None, preset='cpu', coreset=0.1, ablation=False, out=None, progress=True,
+                  **overrides):
+    "Table 3 (HLGFA beside PatchCore) or, with `ablation`, Table 2 on `data`; printed, and written to `out` if given."
+    from hlgfa_nb import train as T
+    from hlgfa_nb.baselines import PatchCoreConfig
+    from hlgfa_nb.reproduce import loss_ablation, reproduce
+    if not Path(data).is_dir(): raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
+    cfg = T.preset(preset, **overrides)
+    res = (loss_ablation(data, categories, cfg, out_dir=out, progress=progress) if ablation else
+           reproduce(data, categories, cfg, PatchCoreConfig(coreset_ratio=coreset), out, progress=progress))
+    print(res.to_markdown())
+    return res
 
 # %% ../nbs/11_cli.ipynb #e4fe808b
-_WEIGHTS_HELP = ("'auto' (ImageNet if it can be downloaded, else random init, said plainly), 'imagenet', 'none' "
-                 "(random init), or the path of a weights file for the backbone")
+def _preset_help() -> str:
+    from hlgfa_nb.train import PRESETS
+    return 'settings to start from: ' + '; '.join(f"'{k}': {what}" for k, (what, _) in PRESETS.items())
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='hlgfa', description="HLGFA: anomaly detection from the mismatch between the "
@@ -164,16 +182,13 @@ def _parser() -> argparse.ArgumentParser:
                                 "on normal images only. Run `hlgfa demo` first; `hlgfa COMMAND --help` for details.")
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    d = sub.add_parser('demo', formatter_class=fmt, help='the whole pipeline on synthetic data, offline, a few minutes on a CPU',
-                       description='Make a small synthetic dataset, train a small model on the CPU, evaluate it '
-                       '(and the untrained module, for reference), and write Table 3 (CSV + Markdown) and figures to --out.')
-    d.add_argument('--out', default='hlgfa_out', help='output folder')
-    d.add_argument('--size', type=int, default=DEMO['size'], help='image size in pixels')
-    d.add_argument('--epochs', type=int, default=DEMO['epochs'], help='training epochs')
-    d.add_argument('--n-train', type=int, default=DEMO['n_train'], help='normal training images per category')
-    d.add_argument('--backbone', default=DEMO['backbone'], help='timm model name of the frozen backbone')
-    d.add_argument('--weights', default='auto', help=_WEIGHTS_HELP)
-    d.add_argument('--seed', type=int, default=0, help='random seed')
+    d = sub.add_parser('demo', help='the whole pipeline on synthetic data, offline, a few minutes on a CPU',
+                       description='Make a small synthetic dataset, train a small model on the CPU on ImageNet features, '
+                       'evaluate it (and the untrained module, for reference), and write Table 3 (CSV + Markdown) and '
+                       'figures to --out.')
+    d.add_argument('--out', default='hlgfa_out', help='output folder (default: hlgfa_out)')
+    d.add_argument('--n-train', type=int, default=32, help='normal training images per category (default: 32)')
+    add_config_options(d, 'demo')
 
     t = sub.add_parser('train', help='train on a dataset in MVTec AD layout',
                        description='Train the HLGFA module on the normal training images of DATA (MVTec AD layout: '
@@ -181,22 +196,12 @@ def _parser() -> argparse.ArgumentParser:
                        'Options left out take the preset\'s value.')
     t.add_argument('--data', required=True, help='dataset root (MVTec AD layout) or one category folder')
     t.add_argument('--out', required=True, help='output folder of the run')
-    t.add_argument('--preset', choices=('cpu', 'paper'), default='cpu', help="'paper': WRN50 ImageNet, 640 px, 100 "
-                   "epochs, batch 32, augmentation (a GPU job); 'cpu' (default): resnet18 random init, 128 px, 8 epochs, batch 8, "
-                   "no augmentation, cached features")
+    t.add_argument('--preset', default='cpu', help=_preset_help() + " (default: cpu)")
     t.add_argument('--config', help='a config.json of an earlier run, instead of a preset')
     t.add_argument('--categories', nargs='+', help='categories to train on (default: all under --data)')
     t.add_argument('--per-category', action='store_true', help='one model per category (default: one model for all)')
-    t.add_argument('--backbone', help='timm model name, e.g. wide_resnet50_2 or resnet18')
-    t.add_argument('--weights', help=_WEIGHTS_HELP)
-    t.add_argument('--size', dest='image_size', type=int, metavar='PX', help='image size in pixels')
-    t.add_argument('--epochs', type=int, help='training epochs')
-    t.add_argument('--batch-size', type=int, help='global batch size (all processes together)')
-    t.add_argument('--lr', type=float, help='start learning rate'); t.add_argument('--lr-min', type=float, help='end learning rate')
-    t.add_argument('--augment', action=argparse.BooleanOptionalAction, default=None, help='noise-aware augmentation')
-    t.add_argument('--device', help="'auto', 'cpu', 'cuda', 'cuda:1', ...")
-    t.add_argument('--seed', type=int, help='random seed (module init, data order, augmentation)')
     t.add_argument('--resume', action='store_true', help='continue the run saved in --out')
+    add_config_options(t)
 
     e = sub.add_parser('eval', formatter_class=fmt, help='evaluate a checkpoint: Table 3, scores, figures',
                        description='Anomaly maps and scores of every test image of DATA, the seven metrics per category '
@@ -208,22 +213,35 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument('--examples', type=int, default=4, help='defective images per category in the figure')
     e.add_argument('--batch-size', type=int, default=8); e.add_argument('--device', default='auto')
 
+    r = sub.add_parser('reproduce', help='HLGFA beside PatchCore in one harness (Table 3), or the loss ablation',
+                       description='Train and evaluate HLGFA and PatchCore on DATA with the same backbone and images and '
+                       'print the seven metrics beside the paper\'s, with fit time, images/s, memory and stored state; '
+                       'or, with --ablation, one HLGFA model per loss preset (Table 2).')
+    r.add_argument('--data', required=True, help='dataset root in MVTec AD layout')
+    r.add_argument('--categories', nargs='+', help='categories to run (default: all under --data)')
+    r.add_argument('--preset', default='cpu', help=_preset_help() + " (default: cpu)")
+    r.add_argument('--coreset', type=float, default=0.1, help='PatchCore coreset ratio (default: 0.1)')
+    r.add_argument('--ablation', action='store_true', help='run the Table 2 loss ablation instead')
+    r.add_argument('--out', help='folder for checkpoints and the markdown tables (default: a temporary folder)')
+    add_config_options(r)
+
     b = sub.add_parser('bench', formatter_class=fmt, help='training and evaluation throughput on this machine',
                        description='Images/s of feature caching, training (cached, uncached, augmented) and evaluation '
                        'on a synthetic category, for each backbone (random init: speed does not depend on weights).')
-    b.add_argument('--backbones', nargs='+', default=['resnet18', 'wide_resnet50_2'], help='timm model names')
+    b.add_argument('--backbones', nargs='+', default=['tf_efficientnet_lite0', 'wide_resnet50_2'], help='timm model names')
     b.add_argument('--size', type=int, default=256, help='image size in pixels')
     b.add_argument('--steps', type=int, default=4, help='training steps per epoch')
     b.add_argument('--batch', type=int, default=8, help='batch size')
     b.add_argument('--device', default='cpu')
     return p
 
-_COMMANDS = {'demo': demo, 'train': train, 'eval': evaluate_cmd, 'bench': bench}
+_COMMANDS = {'demo': demo, 'train': train, 'eval': evaluate_cmd, 'reproduce': reproduce_cmd, 'bench': bench}
 
 def main(argv=None) -> int:
     "Entry point of the `hlgfa` command; errors a user can fix are one line on stderr and exit status 2."
     args = vars(_parser().parse_args(argv))
     cmd = args.pop('command')
+    if cmd in ('demo', 'train', 'reproduce'): args.update(config_overrides(args))
     try: _COMMANDS[cmd](**args)
     except (OSError, ValueError, RuntimeError, TypeError, FloatingPointError) as e:
         print(f"hlgfa {cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)

@@ -5,7 +5,7 @@
 # %% ../nbs/09_evaluate.ipynb #1893afc0
 from __future__ import annotations
 import csv, math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

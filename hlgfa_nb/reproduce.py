@@ -4,24 +4,23 @@
 
 # %% ../nbs/13_reproduce.ipynb #c04bf928
 from __future__ import annotations
-import argparse, ctypes, gc, math, os, tempfile, threading, time
-from dataclasses import dataclass, field, replace
+import ctypes, gc, math, os, sys, tempfile, threading, time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .data import MVTecDataset, list_categories
-from .metrics import METRIC_NAMES
 from .losses import LossConfig, LOSS_PRESETS
-from .train import Config, fit, quick_config, paper_config
-from .evaluate import EvalResult, TABLE3_COLUMNS, evaluate_detector, load_detector, category_group
+from .train import Config, fit, preset
+from .evaluate import EvalResult, TABLE3_COLUMNS, evaluate_detector, load_detector
 from .baselines import PatchCore, PatchCoreConfig
 
 # %% auto #0
 __all__ = ['PAPER_SOURCE', 'TABLE1_COLUMNS', 'TABLE1_METHODS', 'TABLE2_COLUMNS', 'PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3',
-           'METHODS', 'paper_mean_gaps', 'peak_memory_mb', 'throughput', 'state_mb', 'Reproduction', 'patchcore_config',
-           'reproduce', 'Ablation', 'loss_ablation', 'main']
+           'METHODS', 'paper_mean_gaps', 'peak_memory_mb', 'inference_throughput', 'state_mb', 'Reproduction',
+           'patchcore_config', 'reproduce', 'Ablation', 'loss_ablation', 'main']
 
 # %% ../nbs/13_reproduce.ipynb #afa505d8
 PAPER_SOURCE = ("H. Zhou, Y. Gao, Y. Du, X. Zheng (Innolight Technology Research Institute), \"HLGFA: High-Low Resolution "
@@ -117,7 +116,7 @@ def peak_memory_mb(fn, device: torch.device) -> float:
     finally: done.set(); t.join()
     return max(0, max(peak[0], _rss_bytes()) - base) / 2**20
 
-def throughput(detector, images: torch.Tensor, batch_size: int = 8, repeats: int = 3) -> float:
+def inference_throughput(detector, images: torch.Tensor, batch_size: int = 8, repeats: int = 3) -> float:
     "Images per second of `detector.predict` on `images` (N×3×H×W) in batches: median of `repeats` passes after a warm-up."
     dev = next(detector.backbone.buffers()).device
     batches = [b.to(dev) for b in images.split(batch_size)]
@@ -201,7 +200,7 @@ def _test_images(root, category: str, size: int, n: int) -> torch.Tensor:
     return torch.stack([test[i]['image'] for i in range(min(n, len(test)))])
 
 def _measure(det, images, batch_size, repeats, device) -> dict[str, float]:
-    rate = throughput(det, images, batch_size, repeats)
+    rate = inference_throughput(det, images, batch_size, repeats)
     peak = peak_memory_mb(lambda: det.predict(images[:batch_size].to(device)), device)
     return dict(images_per_s=rate, peak_mb=peak, state_mb=state_mb(det))
 
@@ -213,7 +212,7 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
     cats = list(found) if categories is None else [categories] if isinstance(categories, str) else list(categories)
     if missing := [c for c in cats if c not in found]:
         raise ValueError(f"categories {missing} not found under {root}; available: {sorted(found)}")
-    cfg = replace(cfg or quick_config(), root=str(root), categories=tuple(cats))
+    cfg = replace(cfg or preset('cpu'), root=str(root), categories=tuple(cats))
     pc_cfg = patchcore_config(cfg, patchcore)
     work = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_reproduce_'))
     t0 = time.perf_counter()
@@ -262,7 +261,7 @@ def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tupl
     if unknown := [p for p in presets if p not in LOSS_PRESETS]:
         raise ValueError(f"unknown loss presets {unknown}; choose from {list(LOSS_PRESETS)}")
     cats = None if categories is None else (categories,) if isinstance(categories, str) else tuple(categories)
-    cfg = replace(cfg or quick_config(), root=str(root), categories=cats)
+    cfg = replace(cfg or preset('cpu'), root=str(root), categories=cats)
     keep = {k: getattr(cfg.loss, k) for k in ('cls', 'focal_gamma', 'js_temperature', 'eps')}
     work = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_ablation_'))
     results = {}
@@ -277,24 +276,9 @@ def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tupl
     return abl
 
 # %% ../nbs/13_reproduce.ipynb #1023ac20
-def main(argv=None):
-    "Command line: reproduce Table 3 (HLGFA vs PatchCore) or Table 2 (--ablation) on a dataset in MVTec AD layout."
-    p = argparse.ArgumentParser(prog='python -m hlgfa_nb.reproduce', description=main.__doc__)
-    p.add_argument('root', help='dataset root in MVTec AD layout')
-    p.add_argument('--categories', nargs='+', default=None, help='categories to run (default: all under root)')
-    p.add_argument('--preset', choices=('quick', 'paper'), default='quick',
-                   help="'quick': resnet18, random init, 128 px (CPU); 'paper': WRN50 ImageNet, 640 px, 100 epochs (GPU)")
-    p.add_argument('--weights', default=None, help="override the backbone weights ('imagenet', a file, 'none')")
-    p.add_argument('--size', type=int, default=None, help='image size (px)')
-    p.add_argument('--epochs', type=int, default=None)
-    p.add_argument('--coreset', type=float, default=0.1, help='PatchCore coreset ratio')
-    p.add_argument('--ablation', action='store_true', help='run the Table 2 loss ablation instead')
-    p.add_argument('--out', default=None, help='folder for checkpoints and the markdown tables')
-    a = p.parse_args(argv)
-    over = {k: v for k, v in dict(image_size=a.size, epochs=a.epochs).items() if v is not None}
-    if a.weights is not None: over['weights'] = None if a.weights.lower() == 'none' else a.weights
-    cfg = (quick_config if a.preset == 'quick' else paper_config)(**over)
-    if a.ablation: print(loss_ablation(a.root, a.categories, cfg, out_dir=a.out, progress=True).to_markdown())
-    else: print(reproduce(a.root, a.categories, cfg, PatchCoreConfig(coreset_ratio=a.coreset), a.out, progress=True).to_markdown())
+def main(argv=None) -> int:
+    "`python -m hlgfa_nb.reproduce ...` = `hlgfa reproduce ...` (chapter 11)."
+    from hlgfa_nb.cli import main as hlgfa
+    return hlgfa(['reproduce', *(sys.argv[1:] if argv is None else argv)])
 
-if __name__ == '__main__' and not hasattr(__import__('builtins'), '__IPYTHON__'): main()  # not inside a notebook
+if __name__ == '__main__' and not hasattr(__import__('builtins'), '__IPYTHON__'): sys.exit(main())  # not in a notebook

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_train.ipynb #2e73e81b
 from __future__ import annotations
-import json, math, os, socket, tempfile, time, warnings
+import json, math, os, socket, tempfile, time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -24,12 +24,11 @@ from .augment import AugConfig, NoisyTrainingSet
 from .scoring import ScoreConfig
 
 # %% auto #0
-__all__ = ['SECTIONS', 'RUNTIME_FIELDS', 'AMP_MODES', 'CACHE_MODES', 'CHECKPOINT_FORMAT', 'Config', 'config_to_dict',
-           'config_from_dict', 'save_config', 'load_config', 'quick_config', 'paper_config', 'demo_config',
-           'resolve_device', 'amp_dtype', 'autocast', 'epoch_batches', 'rank_share', 'build_backbone',
-           'backbone_fingerprint', 'build_module', 'feature_bytes', 'backbone_features', 'FeatureCache',
-           'versions_compatible', 'save_checkpoint', 'load_checkpoint', 'check_backbone', 'load_trained', 'fit',
-           'fit_per_category', 'fit_multiprocess']
+__all__ = ['SECTIONS', 'RUNTIME_FIELDS', 'AMP_MODES', 'CACHE_MODES', 'PRESETS', 'CHECKPOINT_FORMAT', 'Config', 'config_to_dict',
+           'config_from_dict', 'save_config', 'load_config', 'preset', 'resolve_device', 'amp_dtype', 'autocast',
+           'epoch_batches', 'rank_share', 'build_backbone', 'backbone_fingerprint', 'build_module', 'feature_bytes',
+           'backbone_features', 'FeatureCache', 'versions_compatible', 'save_checkpoint', 'load_checkpoint',
+           'check_backbone', 'load_trained', 'fit', 'fit_per_category', 'fit_multiprocess']
 
 # %% ../nbs/08_train.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
@@ -123,20 +122,19 @@ def load_config(path) -> Config:
     return config_from_dict(json.loads(Path(path).read_text()))
 
 # %% ../nbs/08_train.ipynb #119941bc
-def quick_config(root=None, **overrides) -> Config:
-    "A CPU-sized preset: resnet18 (random init unless `weights` is given), 128 px, batch 8, 8 epochs, features cached."
-    base = dict(root=root, backbone='resnet18', weights=None, image_size=128, epochs=8, batch_size=8, augment=False,
-                lr=1e-3, lr_min=1e-4)
-    return Config(**{**base, **overrides})
+_CPU = dict(backbone='tf_efficientnet_lite0', image_size=256, epochs=30, batch_size=8, augment=False)
+PRESETS = {  # name: (what it is for, the Config fields it sets; all others keep the paper's values)
+    'paper': ("the paper's run (§4.1): Wide-ResNet-50 ImageNet, 640 px, 100 epochs, batch 32, augmentation (GPU)", {}),
+    'cpu': ("one category on a CPU in minutes: EfficientNet-Lite0 ImageNet (offline), 256 px, 30 epochs, batch 8, "
+            "cached features", _CPU),
+    'demo': ("`hlgfa demo` and 09's learning check: 'cpu' at 128 px for 100 epochs on the synthetic set",
+             {**_CPU, 'image_size': 128, 'epochs': 100}),
+}
 
-def paper_config(root=None, **overrides) -> Config:
-    "The paper's setting (§4.1): WRN50 ImageNet, 640 px, Adam 1e-3 → 1e-4 cosine, 100 epochs, batch 32, augmentation."
-    return Config(root=root, **overrides)
-
-def demo_config(root=None, **overrides) -> Config:
-    "`hlgfa demo` and 09's learning check: `quick_config` at 96 px for 150 epochs, reflect padding, residual width C_s."
-    base = dict(image_size=96, epochs=150, padding='reflect', model=ModelConfig(hidden_ratio=1.0))
-    return quick_config(root, **{**base, **overrides})
+def preset(name: str, root=None, **overrides) -> Config:
+    "The `Config` of preset `name` (see `PRESETS`) for dataset `root`, with any field replaced by `overrides`."
+    if name not in PRESETS: raise ValueError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
+    return Config(root=None if root is None else str(root), **{**PRESETS[name][1], **overrides})
 
 # %% ../nbs/08_train.ipynb #30ffb481
 def resolve_device(device: str = 'auto', local_rank: int = 0) -> torch.device:

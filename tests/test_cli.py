@@ -1,7 +1,7 @@
 "Command line (11_cli): demo writes what it promises; train/eval round trip; one-line errors; helpful --help."
 import pytest
 
-from hlgfa_nb.cli import DEMO, find_checkpoints, main
+from hlgfa_nb.cli import CONFIG_OPTIONS, find_checkpoints, main
 
 
 def run(argv, capsys):
@@ -13,7 +13,7 @@ def run(argv, capsys):
 @pytest.fixture(scope='module')
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp('cli')/'demo'
-    assert main(['demo', '--out', str(out), '--weights', 'none', '--size', '64', '--epochs', '1', '--n-train', '6']) == 0
+    assert main(['demo', '--out', str(out), '--size', '64', '--epochs', '1', '--n-train', '6']) == 0
     return out
 
 
@@ -22,12 +22,11 @@ def test_demo_outputs(demo_dir):
     assert {'metrics.md', 'metrics.csv', 'metrics_untrained.md', 'scores.csv', 'examples_weave.png',
             'examples_washer.png', 'run', 'data'} <= names
     md = (demo_dir/'metrics.md').read_text()
-    assert 'RANDOMLY INITIALISED' in md and '**Average**' in md
+    assert 'tf_efficientnet_lite0, weights imagenet' in md and '**Average**' in md
 
 
 def test_demo_rerun_reuses_run(demo_dir, capsys):
-    code, out, _ = run(['demo', '--out', str(demo_dir), '--weights', 'none', '--size', '64', '--epochs', '1',
-                        '--n-train', '6'], capsys)
+    code, out, _ = run(['demo', '--out', str(demo_dir), '--size', '64', '--epochs', '1', '--n-train', '6'], capsys)
     assert code == 0 and str(demo_dir/'metrics.md') in out and 'untrained → trained' in out
 
 
@@ -53,13 +52,18 @@ def test_errors_are_one_line(argv, text, capsys):
 def test_bad_option_and_help(capsys):
     with pytest.raises(SystemExit) as e: main(['train', '--epochs', 'ten'])
     assert e.value.code == 2 and "invalid int value: 'ten'" in capsys.readouterr().err
-    for cmd in ('demo', 'train', 'eval', 'bench'):
+    for cmd in ('demo', 'train', 'eval', 'reproduce', 'bench'):
         with pytest.raises(SystemExit): main([cmd, '--help'])
         assert 'usage: hlgfa ' + cmd in capsys.readouterr().out
 
 
-def test_demo_defaults_are_demo_config():
-    "The command line's demo defaults (kept light: no torch import for --help) equal `train.demo_config`."
-    from hlgfa_nb.train import demo_config
-    c = demo_config()
-    assert (c.image_size, c.epochs, c.backbone) == (DEMO['size'], DEMO['epochs'], DEMO['backbone'])
+def test_options_are_config_fields_and_shared():
+    "Every shared option sets a Config field, and demo, train and reproduce all take them."
+    from dataclasses import fields
+    from hlgfa_nb.train import Config
+    assert set(CONFIG_OPTIONS) <= {f.name for f in fields(Config)}
+    from hlgfa_nb.cli import _parser
+    subs = _parser()._subparsers._group_actions[0].choices
+    for cmd in ('demo', 'train', 'reproduce'):
+        assert {a.dest for a in subs[cmd]._actions} >= set(CONFIG_OPTIONS), cmd
+

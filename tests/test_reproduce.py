@@ -8,8 +8,8 @@ from hlgfa_nb.evaluate import TABLE3_COLUMNS
 from hlgfa_nb.losses import LOSS_PRESETS
 from hlgfa_nb.reproduce import (PAPER_SOURCE, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, TABLE1_METHODS, TABLE2_COLUMNS,
                                 loss_ablation, main, paper_mean_gaps, patchcore_config, peak_memory_mb, reproduce,
-                                throughput)
-from hlgfa_nb.train import quick_config
+                                inference_throughput)
+from hlgfa_nb.train import preset
 
 MVTEC = {'bottle', 'cable', 'capsule', 'carpet', 'grid', 'hazelnut', 'leather', 'metal_nut', 'pill', 'screw', 'tile',
          'toothbrush', 'transistor', 'wood', 'zipper'}
@@ -49,21 +49,21 @@ def test_paper_means_consistent():
 
 
 def test_patchcore_follows_the_hlgfa_backbone():
-    cfg = quick_config(seed=7)
+    cfg = preset('cpu', seed=7)
     pc = patchcore_config(cfg, PatchCoreConfig(coreset_ratio=0.05))
-    assert (pc.backbone, pc.weights, pc.seed, pc.coreset_ratio, pc.stages) == ('resnet18', None, 7, 0.05, (2, 3))
+    assert (pc.backbone, pc.weights, pc.seed, pc.coreset_ratio, pc.stages) == ('tf_efficientnet_lite0', 'imagenet', 7, 0.05, (2, 3))
 
 
 def test_speed_and_memory_helpers():
     pc = PatchCore(PatchCoreConfig(backbone='resnet18', weights=None, coreset_ratio=0.5)).fit(torch.rand(2, 3, 64, 64))
-    assert throughput(pc, torch.rand(4, 3, 64, 64), batch_size=2, repeats=1) > 0
+    assert inference_throughput(pc, torch.rand(4, 3, 64, 64), batch_size=2, repeats=1) > 0
     mb = peak_memory_mb(lambda: torch.ones(64, 1 << 20).sum(), torch.device('cpu'))     # 256 MiB
     assert np.isnan(mb) or 100 < mb < 1000
 
 
 @pytest.fixture(scope='module')
 def rep(synth, tmp_path_factory):
-    cfg = quick_config(image_size=64, epochs=1, batch_size=4)
+    cfg = preset('cpu', image_size=64, epochs=1, batch_size=4)
     return reproduce(synth, ['weave', 'washer'], cfg, PatchCoreConfig(coreset_ratio=0.2),
                      out_dir=tmp_path_factory.mktemp('rep'), batch_size=4, speed_images=4, repeats=1)
 
@@ -96,7 +96,7 @@ def test_paper_column_for_mvtec_names(rep):
 
 
 def test_loss_ablation_columns(synth, tmp_path):
-    abl = loss_ablation(synth, 'weave', quick_config(image_size=64, epochs=1, batch_size=4), presets=('cos', 'full'),
+    abl = loss_ablation(synth, 'weave', preset('cpu', image_size=64, epochs=1, batch_size=4), presets=('cos', 'full'),
                         out_dir=tmp_path, batch_size=4)
     md = abl.to_markdown()
     assert '| Cos | JS | Gram | L1 | source | AUROC-I | AP-I | AUROC-P | AP-P | PRO-P |' in md
@@ -105,6 +105,6 @@ def test_loss_ablation_columns(synth, tmp_path):
     with pytest.raises(ValueError, match='unknown loss presets'): loss_ablation(synth, presets=('cos', 'mse'))
 
 
-def test_cli_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match='no category'):
-        main([str(tmp_path)])
+def test_cli_errors(tmp_path, capsys):
+    assert main(['--data', str(tmp_path)]) == 2
+    assert 'no category' in capsys.readouterr().err

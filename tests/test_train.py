@@ -8,13 +8,13 @@ import torch
 import hlgfa_nb.train as T
 from hlgfa_nb.losses import LossConfig
 from hlgfa_nb.train import (Config, FeatureCache, config_from_dict, config_to_dict, epoch_batches, fit,
-                            fit_multiprocess, load_checkpoint, load_config, load_trained, quick_config, rank_share,
+                            fit_multiprocess, load_checkpoint, load_config, load_trained, preset, rank_share,
                             save_checkpoint, versions_compatible)
 
 
 @pytest.fixture(scope='module')
 def cfg(synth):
-    return quick_config(synth, categories='weave', image_size=64, epochs=2, batch_size=2)
+    return preset('cpu', synth, categories='weave', image_size=64, epochs=2, batch_size=2)
 
 
 @pytest.fixture(scope='module')
@@ -74,7 +74,7 @@ def test_resume_matches_uninterrupted(cfg, run, tmp_path):
 def test_checkpoint_contents(cfg, run):
     s = load_checkpoint(run)
     assert {'module', 'optimizer', 'scheduler', 'config', 'version', 'backbone', 'step', 'epoch', 'rng'} <= set(s)
-    assert s['backbone']['name'] == 'resnet18' and s['step'] == s['total_steps'] == 6 and s['epoch'] == 2
+    assert s['backbone']['name'] == 'tf_efficientnet_lite0' and s['step'] == s['total_steps'] == 6 and s['epoch'] == 2
     assert config_from_dict(s['config']) == cfg
     assert (run.parent/'config.json').is_file() and len(json.loads((run.parent/'history.json').read_text())) == 2
     _, _, module, _ = load_trained(run)
@@ -91,7 +91,7 @@ def test_padding_is_saved_and_restored(cfg, tmp_path):
 
 def test_checkpoint_errors(run, tmp_path):
     s = load_checkpoint(run)
-    with pytest.raises(ValueError, match="trained on backbone 'resnet18'"): load_checkpoint(run, backbone='resnet50')
+    with pytest.raises(ValueError, match="trained on backbone 'tf_efficientnet_lite0'"): load_checkpoint(run, backbone='resnet50')
     save_checkpoint({**s, 'version': '7.0.0'}, tmp_path/'v.pt')
     with pytest.raises(ValueError, match='incompatible'): load_checkpoint(tmp_path/'v.pt')
     (tmp_path/'junk.pt').write_bytes(b'not a checkpoint')
@@ -149,7 +149,7 @@ def test_augmented_and_uncached_runs(cfg, tmp_path):
 
 
 def test_category_agnostic_with_head(synth, tmp_path):
-    c = quick_config(synth, image_size=64, epochs=1, batch_size=4, loss=LossConfig(cls=0.1))
+    c = preset('cpu', synth, image_size=64, epochs=1, batch_size=4, loss=LossConfig(cls=0.1))
     s = load_checkpoint(fit(c, tmp_path, progress=False))
     assert s['categories'] == ['washer', 'weave'] and s['head'] is not None and 'cls' in s['history'][0]
 
