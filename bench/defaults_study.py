@@ -15,7 +15,7 @@ import torch
 from hlgfa_nb.data import dev_data_root, make_synthetic_mvtec, MVTecDataset
 from hlgfa_nb.evaluate import evaluate_detector, load_detector
 from hlgfa_nb.model import ModelConfig
-from hlgfa_nb.scoring import ScoreConfig, calibrate_tau
+from hlgfa_nb.scoring import calibrate_tau
 from hlgfa_nb.train import fit, preset
 
 MODELS = {  # name: Config overrides, one factor changed from the baseline
@@ -30,11 +30,10 @@ SCORES = {  # name: ScoreConfig changes applied to the baseline model
     'sigma 2': dict(sigma=2.0), 'sigma 8': dict(sigma=8.0), 'top-1% mean': dict(image_score='topk'),
     'Eq. 8, tau at 5% of training sims': 'calibrate',
 }
-KEYS = ('AUC-I', 'AUC-P', 'AP-P', 'PRO-P')
+KEYS = ('AUC-I', 'AUC-P', 'AP-P', 'PRO')
 
 def run(root, size, epochs, seed, overrides, work):
-    cfg = preset('cpu', root, weights='imagenet', backbone='tf_efficientnet_lite0', image_size=size, epochs=epochs,
-                       seed=seed, **overrides)
+    cfg = preset('cpu', root, **{'image_size': size, 'epochs': epochs, 'seed': seed, **overrides})
     t = time.perf_counter(); ckpt = fit(cfg, work, progress=False); secs = time.perf_counter() - t
     return load_detector(ckpt, 'cpu'), cfg, secs
 
@@ -48,6 +47,7 @@ def study(name, root, size, epochs, seeds, only):
             if only and m not in only and not (m.startswith('baseline') and any(s in SCORES for s in only)): continue
             det, cfg, secs = run(root, size, epochs, seed, over, Path(tempfile.mkdtemp())/'run')
             rows.setdefault(m, []).append(dict(scored(det, root, size), fit_s=secs))
+            print(f"  {name} seed {seed}: {m}: {rows[m][-1]}", flush=True)
             if not m.startswith('baseline'): continue
             train = torch.stack([x['image'] for x in MVTecDataset(root, 'train', size=size)])
             for s, change in SCORES.items():
@@ -55,8 +55,8 @@ def study(name, root, size, epochs, seeds, only):
                 base = det.cfg
                 det.cfg = calibrate_tau(det, train.split(16)) if change == 'calibrate' else replace(base, **change)
                 rows.setdefault(s, []).append(dict(scored(det, root, size), fit_s=float('nan')))
+                print(f"  {name} seed {seed}: {s}: {rows[s][-1]}", flush=True)
                 det.cfg = base
-            print(f"  {name} seed {seed}: {m} done", flush=True)
     print(f"\n{name}: tf_efficientnet_lite0 ImageNet unless named, {size} px, {epochs} epochs, seeds {list(seeds)}; "
           "mean (spread over seeds), x100\n")
     print(f"| variant | {' | '.join(KEYS)} | fit s |\n|---|{'---|' * (len(KEYS) + 1)}")
@@ -71,7 +71,6 @@ if __name__ == '__main__':
     p.add_argument('--only', nargs='*', default=None, help='variant names to run (default: all)')
     p.add_argument('--skip-synthetic', action='store_true'); p.add_argument('--skip-mt', action='store_true')
     a = p.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     if (mt := dev_data_root()) and not a.skip_mt: study('magnetic_tile_dev', mt, 256, a.mt_epochs, a.seeds, a.only)
     if not a.skip_synthetic:
         synth = make_synthetic_mvtec(Path(tempfile.gettempdir())/'hlgfa_study_synth', n_train=32, n_test_good=8,

@@ -148,6 +148,8 @@ class FrozenBackbone(nn.Module):
     def channels(self) -> list[int]: return self.model.feature_info.channels()
     @property
     def strides(self) -> list[int]: return self.model.feature_info.reduction()
+    @property
+    def device(self) -> torch.device: return self.mean.device
 
     def train(self, mode: bool = True):
         "Stay in eval mode: the backbone's statistics never follow a batch."

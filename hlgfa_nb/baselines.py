@@ -132,7 +132,7 @@ class PatchCore(nn.Module):
         self.n_train_patches = 0
 
     @property
-    def device(self) -> torch.device: return next(self.backbone.buffers()).device
+    def device(self) -> torch.device: return self.backbone.device
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -172,12 +172,3 @@ class PatchCore(nn.Module):
         return (f"PatchCore({self.cfg.backbone}, weights={self.cfg.weights!r}, stages={self.cfg.stages}, "
                 f"bank={tuple(self.bank.shape)} from {self.n_train_patches} training patches, "
                 f"coreset_ratio={self.cfg.coreset_ratio:g})")
-
-# %% ../nbs/12_baselines.ipynb #82ea462b
-def _stripes(n: int, size: int, seed: int) -> torch.Tensor:
-    "A toy normal class for the checks: n noisy stripe textures of random phase, N×3×size×size in [0, 1]."
-    g = torch.Generator().manual_seed(seed)
-    x = torch.arange(size).float()
-    phase = torch.rand(n, 1, 1, generator=g) * 2 * math.pi
-    img = 0.5 + 0.25 * torch.sin(x[None, None, :] / 3 + phase) + 0.03 * torch.randn(n, size, size, generator=g)
-    return img[:, None].expand(n, 3, size, size).clamp(0, 1).contiguous()

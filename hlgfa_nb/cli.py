@@ -158,7 +158,7 @@ def bench(backbones=('tf_efficientnet_lite0', 'wide_resnet50_2'), size=256, step
     for name in backbones: print(bench_line(name, training_throughput(name, size, steps, batch, device)), flush=True)
 
 # %% ../nbs/11_cli.ipynb #d428d958
-def reproduce_cmd(data, categories=None, preset='cpu', coreset=0.1, ablation=False, out=None, progress=True,
+def reproduce_cmd(data, categories=None, preset='cpu', coreset=0.1, ablation=False, seeds=(0,), out=None, progress=True,
                   **overrides):
     "Table 3 (HLGFA beside PatchCore) or, with `ablation`, Table 2 on `data`; printed, and written to `out` if given."
     from hlgfa_nb import train as T
@@ -166,7 +166,7 @@ def reproduce_cmd(data, categories=None, preset='cpu', coreset=0.1, ablation=Fal
     from hlgfa_nb.reproduce import loss_ablation, reproduce
     if not Path(data).is_dir(): raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
     cfg = T.preset(preset, **overrides)
-    res = (loss_ablation(data, categories, cfg, out_dir=out, progress=progress) if ablation else
+    res = (loss_ablation(data, categories, cfg, seeds=seeds, out_dir=out, progress=progress) if ablation else
            reproduce(data, categories, cfg, PatchCoreConfig(coreset_ratio=coreset), out, progress=progress))
     print(res.to_markdown())
     return res
@@ -222,6 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--preset', default='cpu', help=_preset_help() + " (default: cpu)")
     r.add_argument('--coreset', type=float, default=0.1, help='PatchCore coreset ratio (default: 0.1)')
     r.add_argument('--ablation', action='store_true', help='run the Table 2 loss ablation instead')
+    r.add_argument('--seeds', type=int, nargs='+', default=[0], help='ablation: one model per loss preset and seed (default: 0)')
     r.add_argument('--out', help='folder for checkpoints and the markdown tables (default: a temporary folder)')
     add_config_options(r)
 

@@ -19,8 +19,8 @@ from .train import Config, build_backbone, build_module, load_trained, resolve_d
 
 # %% auto #0
 __all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'load_detector', 'untrained_detector', 'CategoryResult',
-           'pick_examples', 'evaluate_category', 'category_group', 'EvalResult', 'plot_examples', 'evaluate',
-           'write_report', 'evaluate_detector']
+           'pick_examples', 'evaluate_category', 'category_group', 'EvalResult', 'plot_examples', 'describe',
+           'evaluate', 'write_report', 'evaluate_detector']
 
 # %% ../nbs/09_evaluate.ipynb #f6d15dad
 def load_detector(checkpoint, device='auto') -> AnomalyDetector:
@@ -54,9 +54,6 @@ def pick_examples(dataset: MVTecDataset, k: int) -> list[int]:
     longest = max(map(len, by_type.values()), default=0)
     return [ids[j] for j in range(longest) for ids in by_type.values() if j < len(ids)][:k]
 
-def _device(detector) -> torch.device:
-    return next(detector.backbone.parameters()).device
-
 @torch.no_grad()
 def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, examples=(),
                       metrics_cfg: MetricsConfig | None = None, progress: bool = True) -> CategoryResult:
@@ -64,7 +61,7 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
     if len({s.category for s in dataset.samples}) != 1:
         raise ValueError(f"evaluate_category takes one category, got {dataset.categories}; metrics are per category.")
     pixel, scores, kept, lo, hi, start = PixelMetrics(metrics_cfg), [], [], math.inf, -math.inf, 0
-    want, dev = set(examples), _device(detector)
+    want, dev = set(examples), detector.device
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size)
     for batch in tqdm(loader, desc=f'evaluating {dataset.categories[0]}', disable=not progress, leave=False):
         pred = detector.predict(batch['image'].to(dev))
@@ -170,7 +167,8 @@ def _detectors(checkpoint, device):
         out[cat] = (cfg, AnomalyDetector(backbone, module, cfg.score, cfg.lr_scale), state['categories'])
     return out
 
-def _describe(cfg: Config) -> str:
+def describe(cfg: Config) -> str:
+    "Backbone, weights (RANDOM INIT said loudly) and image size of a run, for table titles."
     w = 'RANDOMLY INITIALISED (not comparable with the paper)' if cfg.weights is None else cfg.weights
     return f"{cfg.backbone}, weights {w}, {cfg.image_size} px"
 
@@ -193,7 +191,7 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
         cfg, det, _ = dets[c if c in dets else None]
         test = MVTecDataset(root, 'test', c, size=cfg.image_size)
         results[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg, progress)
-    result = EvalResult(results, f"HLGFA on {Path(root).name}: {_describe(cfg0)}")
+    result = EvalResult(results, f"HLGFA on {Path(root).name}: {describe(cfg0)}")
     if out_dir is not None: write_report(result, out_dir)
     return result
 

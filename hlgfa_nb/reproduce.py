@@ -14,7 +14,7 @@ import torch
 from .data import MVTecDataset, list_categories
 from .losses import LossConfig, LOSS_PRESETS
 from .train import Config, fit, preset
-from .evaluate import EvalResult, TABLE3_COLUMNS, evaluate_detector, load_detector
+from .evaluate import EvalResult, TABLE3_COLUMNS, describe, evaluate_detector, load_detector
 from .baselines import PatchCore, PatchCoreConfig
 
 # %% auto #0
@@ -118,7 +118,7 @@ def peak_memory_mb(fn, device: torch.device) -> float:
 
 def inference_throughput(detector, images: torch.Tensor, batch_size: int = 8, repeats: int = 3) -> float:
     "Images per second of `detector.predict` on `images` (N×3×H×W) in batches: median of `repeats` passes after a warm-up."
-    dev = next(detector.backbone.buffers()).device
+    dev = detector.device
     batches = [b.to(dev) for b in images.split(batch_size)]
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
     detector.predict(batches[0]); sync()
@@ -187,9 +187,7 @@ class Reproduction:
 
 # %% ../nbs/13_reproduce.ipynb #be6ad4ab
 def _setting(cfg: Config, pc: PatchCoreConfig, device) -> str:
-    w = 'RANDOMLY INITIALISED (not comparable with the paper)' if cfg.weights is None else cfg.weights
-    return (f"{cfg.backbone}, weights {w}, {cfg.image_size} px, HLGFA {cfg.epochs} epochs, PatchCore coreset "
-            f"{pc.coreset_ratio:g}, device {device}")
+    return f"{describe(cfg)}, HLGFA {cfg.epochs} epochs, PatchCore coreset {pc.coreset_ratio:g}, device {device}"
 
 def patchcore_config(cfg: Config, patchcore: PatchCoreConfig | None = None) -> PatchCoreConfig:
     "PatchCore's config for a comparison with HLGFA run `cfg`: `patchcore`'s own choices, `cfg`'s backbone, weights, seed."
@@ -218,7 +216,7 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
     t0 = time.perf_counter()
     hlgfa = load_detector(fit(cfg, work/'hlgfa', progress=progress), cfg.device)
     fit_h = time.perf_counter() - t0
-    device = next(hlgfa.backbone.buffers()).device
+    device = hlgfa.device
     size = cfg.image_size
     results = {'HLGFA': evaluate_detector(hlgfa, root, cats, size, batch_size, examples=2, progress=progress,
                                           title='HLGFA')}
@@ -240,38 +238,44 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
 # %% ../nbs/13_reproduce.ipynb #358a9dc0
 @dataclass
 class Ablation:
-    "The mean metrics of one model per loss preset (Table 2's rows)."
-    results: dict[str, EvalResult]   # preset → evaluation
+    "One model per loss preset and seed (Table 2's rows): the mean over seeds and its spread."
+    results: dict[str, list[EvalResult]]   # preset → one evaluation per seed
     setting: str
+
+    def cell(self, preset: str, key: str, digits: int = 1) -> str:
+        "The mean over seeds of metric `key` (×100), with ± half its range when there are several seeds."
+        v = [100 * r.mean[key] for r in self.results[preset]]
+        return f"{np.mean(v):.{digits}f}" + (f" ±{np.ptp(v) / 2:.{digits}f}" if len(v) > 1 else '')
 
     def to_markdown(self, digits: int = 1) -> str:
         "Table 2's layout: the loss terms used, then AUROC-I, AP-I, AUROC-P, AP-P, PRO-P, measured and from the paper."
         head = ['Cos', 'JS', 'Gram', 'L1', 'source', 'AUROC-I', 'AP-I', 'AUROC-P', 'AP-P', 'PRO-P']
         lines = [f"**{self.setting}**", '', '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-        for p, r in self.results.items():
+        for p in self.results:
             w = LOSS_PRESETS[p]
             marks = ['✓'] + ['✓' if w[k] else '' for k in ('js', 'gram', 'l1')]
-            lines.append('| ' + ' | '.join(marks + ['here'] + [f"{100 * r.mean[k]:.{digits}f}" for k in TABLE2_COLUMNS]) + ' |')
+            lines.append('| ' + ' | '.join(marks + ['here'] + [self.cell(p, k, digits) for k in TABLE2_COLUMNS]) + ' |')
             lines.append('| ' + ' | '.join([''] * 4 + ['paper'] + [f"{PAPER_TABLE2[p][k]:.1f}" for k in TABLE2_COLUMNS]) + ' |')
         return '\n'.join(lines) + '\n'
 
-def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tuple(LOSS_PRESETS), out_dir=None,
-                  batch_size: int = 8, progress: bool = False) -> Ablation:
-    "Train and evaluate one HLGFA model per `LossConfig.preset` on `categories` of `root`; Table 2's columns."
+def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tuple(LOSS_PRESETS), seeds=(0,),
+                  out_dir=None, batch_size: int = 8, progress: bool = False) -> Ablation:
+    "Train and evaluate one HLGFA model per `LossConfig.preset` and seed on `categories` of `root`; Table 2's columns."
     if unknown := [p for p in presets if p not in LOSS_PRESETS]:
         raise ValueError(f"unknown loss presets {unknown}; choose from {list(LOSS_PRESETS)}")
     cats = None if categories is None else (categories,) if isinstance(categories, str) else tuple(categories)
     cfg = replace(cfg or preset('cpu'), root=str(root), categories=cats)
     keep = {k: getattr(cfg.loss, k) for k in ('cls', 'focal_gamma', 'js_temperature', 'eps')}
     work = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_ablation_'))
-    results = {}
+    results = {p: [] for p in presets}
     for p in presets:
-        det = load_detector(fit(replace(cfg, loss=replace(LossConfig.preset(p), **keep)), work/p.replace('+', '_'),
-                                progress=progress), cfg.device)
-        results[p] = evaluate_detector(det, root, cats, cfg.image_size, batch_size, examples=0, progress=progress, title=p)
-    w = 'RANDOMLY INITIALISED (not comparable with the paper)' if cfg.weights is None else cfg.weights
-    abl = Ablation(results, f"loss ablation on {Path(root).name}: {cfg.backbone}, weights {w}, {cfg.image_size} px, "
-                            f"{cfg.epochs} epochs")
+        for s in seeds:
+            run = replace(cfg, loss=replace(LossConfig.preset(p), **keep), seed=s)
+            det = load_detector(fit(run, work/p.replace('+', '_')/f'seed{s}', progress=progress), cfg.device)
+            results[p].append(evaluate_detector(det, root, cats, cfg.image_size, batch_size, examples=0,
+                                                progress=progress, title=p))
+    abl = Ablation(results, f"loss ablation on {Path(root).name}: {describe(cfg)}, {cfg.epochs} epochs, seeds "
+                            f"{list(seeds)} (mean ± half the range)")
     if out_dir is not None: (work/'ablation.md').write_text(abl.to_markdown())
     return abl
 

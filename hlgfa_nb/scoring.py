@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbone import FrozenBackbone, make_views
-from .model import HLGFA, resize
+from .model import HLGFA, HLGFAOutput, resize
 
 # %% auto #0
 __all__ = ['ScoreConfig', 'stage_distances', 'to_image', 'structural_consistency', 'reliability_weight', 'blur_matrix',
@@ -151,17 +151,24 @@ class AnomalyDetector(nn.Module):
         self.backbone, self.module, self.cfg, self.lr_scale = backbone, module, cfg or ScoreConfig(), lr_scale
         self.channels_last = channels_last  # module and scoring on channels-last features (faster; same results)
 
+    @property
+    def device(self) -> torch.device: return self.backbone.device
+
     @torch.inference_mode()
-    def predict(self, images: torch.Tensor) -> Prediction:
-        "Anomaly maps and scores of an image batch (N×3×H×W in [0, 1])."
+    def features(self, images: torch.Tensor) -> tuple[list, list, HLGFAOutput]:
+        "HR features, LR features and the module's output (refined features, priors, gate, guidance) of `images`."
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images N×3×H×W in [0, 1], got shape {tuple(images.shape)}")
-        device = next(self.backbone.buffers()).device
-        x_h, x_l = make_views(images.to(device, torch.float32), self.lr_scale)
+        x_h, x_l = make_views(images.to(self.device, torch.float32), self.lr_scale)
         f_h, f_l = self.backbone(x_h), self.backbone(x_l)
         if self.channels_last:
             f_h, f_l = ([f.contiguous(memory_format=torch.channels_last) for f in fs] for fs in (f_h, f_l))
-        out = self.module(f_h, f_l)
+        return f_h, f_l, self.module(f_h, f_l)
+
+    @torch.inference_mode()
+    def predict(self, images: torch.Tensor) -> Prediction:
+        "Anomaly maps and scores of an image batch (N×3×H×W in [0, 1])."
+        f_h, _, out = self.features(images)
         parts = score_maps(out.f_hat, f_h, images.shape[-2:], self.cfg, out.guidance)
         maps = parts.map.float()
         return Prediction(maps, image_score(maps, self.cfg), parts.stage_maps, parts.sim, parts.weight)
@@ -169,10 +176,11 @@ class AnomalyDetector(nn.Module):
 # %% ../nbs/04_scoring.ipynb #6c94262f
 @torch.inference_mode()
 def calibrate_tau(detector: AnomalyDetector, images, q: float = 0.05) -> ScoreConfig:
-    "`detector.cfg` with Eq. 8 on and τ at the `q` quantile of the Eq. 7 sims of normal `images` (batches N×3×H×W)."
+    "`detector.cfg` with Eq. 8 on, τ at the `q` quantile of the Eq. 7 sims of normal `images` (a batch, batches or a DataLoader)."
     if not 0 < q < 1: raise ValueError(f"q={q}: give a quantile in (0, 1), e.g. 0.05")
     probe = AnomalyDetector(detector.backbone, detector.module, replace(detector.cfg, reliability=True, combine='mean'),
                             detector.lr_scale, detector.channels_last)
-    sims = [probe.predict(x).sim.flatten().float().cpu() for x in ([images] if torch.is_tensor(images) else images)]
+    batches = [images] if torch.is_tensor(images) else (x['image'] if isinstance(x, dict) else x for x in images)
+    sims = [probe.predict(x).sim.flatten().float().cpu() for x in batches]
     if not sims: raise ValueError("calibrate_tau got no images: pass a batch or an iterable of batches of normal images")
     return replace(detector.cfg, reliability=True, tau=float(np.quantile(torch.cat(sims).numpy(), q)))

@@ -13,7 +13,6 @@ import torch
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from .backbone import make_views
 from .metrics import MetricsConfig, PixelMetrics, best_f1, image_metrics, pixel_metrics
 from .scoring import (ScoreConfig, gaussian_smooth, image_score, reliability_weight, stage_distances, structural_consistency,
                               to_image)
@@ -103,13 +102,11 @@ class ExplorerData:
 @torch.no_grad()
 def explorer_data(detector, dataset, ks=(3,), keep_guidance: bool = True, batch_size: int = 8) -> ExplorerData:
     "The `ExplorerData` of `detector` (an `AnomalyDetector`) on every image of `dataset` (an `MVTecDataset` test split)."
-    dev, cfg = next(detector.backbone.buffers()).device, detector.cfg
+    cfg = detector.cfg
     parts = dict(images=[], masks=[], stage_maps=[], guidance=[], sims={k: [] for k in ks})
     defects, categories, names = [], [], []
     for b in torch.utils.data.DataLoader(dataset, batch_size=batch_size):
-        x_h, x_l = make_views(b['image'].to(dev, torch.float32), detector.lr_scale)
-        f_h = detector.backbone(x_h)
-        out = detector.module(f_h, detector.backbone(x_l))
+        f_h, _, out = detector.features(b['image'])
         parts['images'].append((b['image'] * 255).round().to(torch.uint8))
         parts['masks'].append(b['mask'][:, 0].bool())
         parts['stage_maps'].append([d.float().cpu() for d in stage_distances(out.f_hat, f_h, cfg.distance)])

@@ -1,13 +1,24 @@
 "PatchCore baseline (12_baselines): coreset properties, exact block-wise NN search, perfect on an obvious case, harness fit."
+import math
+
 import pytest
 import torch
 
-from hlgfa_nb.baselines import (PatchCore, PatchCoreConfig, _stripes, as_patches, coverage_radius, greedy_coreset,
+from hlgfa_nb.baselines import (PatchCore, PatchCoreConfig, as_patches, coverage_radius, greedy_coreset,
                                 nearest_distance, patch_features, random_projection)
 from hlgfa_nb.data import MVTecDataset
 from hlgfa_nb.evaluate import evaluate_detector
 from hlgfa_nb.metrics import compute_metrics
 from hlgfa_nb.scoring import Prediction, ScoreConfig
+
+
+def _stripes(n: int, size: int, seed: int) -> torch.Tensor:
+    "A toy normal class: n noisy stripe textures of random phase, N×3×size×size in [0, 1]."
+    g = torch.Generator().manual_seed(seed)
+    x = torch.arange(size).float()
+    phase = torch.rand(n, 1, 1, generator=g) * 2 * math.pi
+    img = 0.5 + 0.25 * torch.sin(x[None, None, :] / 3 + phase) + 0.03 * torch.randn(n, size, size, generator=g)
+    return img[:, None].expand(n, 3, size, size).clamp(0, 1).contiguous()
 
 
 def test_coreset_is_a_subset_of_the_requested_size():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
+from hlgfa_nb.data import MVTecDataset
 from hlgfa_nb.metrics import METRIC_NAMES, MetricsConfig, compute_metrics
 from hlgfa_nb.evaluate import (CategoryResult, EvalResult, evaluate, evaluate_category, evaluate_detector,
                                load_detector, pick_examples, plot_examples, untrained_detector)

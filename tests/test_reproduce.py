@@ -72,7 +72,7 @@ def test_harness_output_columns(rep):
     md = rep.to_markdown()
     assert '| Category | Method | AUC-I | AP-I | F1-I | AUC-P | AP-P | PRO-P | F1-P |' in md
     assert '| Method | fit (s) | inference (images/s) | peak inference memory (MiB) | stored state (MiB) |' in md
-    assert 'HLGFA / PatchCore inference throughput' in md and 'RANDOMLY INITIALISED' in md
+    assert 'HLGFA / PatchCore inference throughput' in md and 'tf_efficientnet_lite0, weights imagenet' in md
     rows = rep.rows()
     assert [(c, m) for c, m, _ in rows[:3]] == [('washer', 'HLGFA'), ('washer', 'PatchCore'),
                                                ('washer', 'HLGFA paper (Table 3)')]
@@ -97,11 +97,12 @@ def test_paper_column_for_mvtec_names(rep):
 
 def test_loss_ablation_columns(synth, tmp_path):
     abl = loss_ablation(synth, 'weave', preset('cpu', image_size=64, epochs=1, batch_size=4), presets=('cos', 'full'),
-                        out_dir=tmp_path, batch_size=4)
+                        seeds=(0, 1), out_dir=tmp_path, batch_size=4)
     md = abl.to_markdown()
+    assert len(abl.results['full']) == 2 and ' ±' in abl.cell('full', 'AUC-I')
     assert '| Cos | JS | Gram | L1 | source | AUROC-I | AP-I | AUROC-P | AP-P | PRO-P |' in md
     assert '| ✓ | ✓ | ✓ | ✓ | here |' in md and '|  |  |  |  | paper | 97.5 | 99.2 | 97.9 | 65.0 | 91.7 |' in md
-    assert (tmp_path/'ablation.md').is_file() and (tmp_path/'full'/'checkpoint.pt').is_file()
+    assert (tmp_path/'ablation.md').is_file() and (tmp_path/'full'/'seed1'/'checkpoint.pt').is_file()
     with pytest.raises(ValueError, match='unknown loss presets'): loss_ablation(synth, presets=('cos', 'mse'))
 
 

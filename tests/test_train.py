@@ -97,7 +97,7 @@ def test_checkpoint_errors(run, tmp_path):
     (tmp_path/'junk.pt').write_bytes(b'not a checkpoint')
     with pytest.raises(ValueError, match='damaged or not a checkpoint'): load_checkpoint(tmp_path/'junk.pt')
     with pytest.raises(FileNotFoundError): load_checkpoint(tmp_path/'missing.pt')
-    save_checkpoint({**s, 'config': {**s['config'], 'seed': 9}}, tmp_path/'seed.pt')
+    save_checkpoint({**s, 'config': {**s['config'], 'weights': None}}, tmp_path/'seed.pt')
     with pytest.raises(ValueError, match='other weights'): load_trained(tmp_path/'seed.pt')
     assert versions_compatible('0.1.0', '0.1.3') and not versions_compatible('0.1.0', '0.2.0')
 
