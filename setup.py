@@ -11,7 +11,7 @@ cfg = cfg['DEFAULT']
 
 licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive']
-py_versions = ['3.10', '3.11', '3.12', '3.13']
+tested_pythons = ['3.11']  # the versions CI runs (.ci/run); python_requires is the oldest the code is written for
 min_python = cfg['min_python']
 lic = licenses[cfg['license']]
 
@@ -24,6 +24,8 @@ setuptools.setup(
     author=cfg['author'],
     author_email=cfg['author_email'],
     url=cfg['git_url'],
+    project_urls={'Source': cfg['git_url'], 'Changelog': cfg['git_url'] + '/blob/main/CHANGELOG.md',
+                  'Issues': cfg['git_url'] + '/issues'},
     license=lic[0],
     keywords=cfg['keywords'].split(),
     classifiers=[
@@ -32,7 +34,7 @@ setuptools.setup(
         'License :: ' + lic[1],
         'Natural Language :: ' + cfg['language'],
         'Topic :: Scientific/Engineering :: Image Recognition',
-    ] + ['Programming Language :: Python :: ' + v for v in py_versions[py_versions.index(min_python):]],
+    ] + ['Programming Language :: Python :: ' + v for v in tested_pythons],
     python_requires='>=' + min_python,
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
