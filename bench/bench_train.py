@@ -1,6 +1,6 @@
 """Training and evaluation throughput of hlgfa_nb on this machine: `hlgfa bench` (same options, same table).
 
-    python bench/bench_train.py                                  # 256 px, tf_efficientnet_lite0 and wide_resnet50_2
+    python bench/bench_train.py                                  # 256 px, tf_efficientnet_lite2 and wide_resnet50_2
     python bench/bench_train.py --size 128 --backbones resnet18 --steps 8
 
 For each backbone, on a synthetic MVTec-layout category at --size px (random-init backbone: speed does not depend on the

@@ -18,14 +18,17 @@ from hlgfa_nb.model import ModelConfig
 from hlgfa_nb.scoring import calibrate_tau
 from hlgfa_nb.train import fit, preset
 
-MODELS = {  # name: Config overrides, one factor changed from the baseline
-    'baseline (zeros, C/4, stages 1-3)': {},
+MODELS = {  # name: Config overrides, one factor changed from the baseline (the library's defaults before this study)
+    'baseline (Lite0, zeros, C/4, stages 1-3)': {},
     'reflect padding': dict(padding='reflect'),
     'residual width C': dict(model=ModelConfig(hidden_ratio=1.0)),
     'stages 1-4': dict(stages=(1, 2, 3, 4)),
     'stages 2-3': dict(stages=(2, 3)),
     'EfficientNet-Lite2': dict(backbone='tf_efficientnet_lite2'),
+    'reflect + width C': dict(padding='reflect', model=ModelConfig(hidden_ratio=1.0)),
+    'EfficientNet-Lite2 + width C': dict(backbone='tf_efficientnet_lite2', model=ModelConfig(hidden_ratio=1.0)),
 }
+BASELINE = dict(backbone='tf_efficientnet_lite0', padding='zeros', stages=(1, 2, 3), model=ModelConfig(hidden_ratio=0.25))
 SCORES = {  # name: ScoreConfig changes applied to the baseline model
     'sigma 2': dict(sigma=2.0), 'sigma 8': dict(sigma=8.0), 'top-1% mean': dict(image_score='topk'),
     'Eq. 8, tau at 5% of training sims': 'calibrate',
@@ -33,7 +36,7 @@ SCORES = {  # name: ScoreConfig changes applied to the baseline model
 KEYS = ('AUC-I', 'AUC-P', 'AP-P', 'PRO')
 
 def run(root, size, epochs, seed, overrides, work):
-    cfg = preset('cpu', root, **{'image_size': size, 'epochs': epochs, 'seed': seed, **overrides})
+    cfg = preset('cpu', root, **{**BASELINE, 'image_size': size, 'epochs': epochs, 'seed': seed, **overrides})
     t = time.perf_counter(); ckpt = fit(cfg, work, progress=False); secs = time.perf_counter() - t
     return load_detector(ckpt, 'cpu'), cfg, secs
 
@@ -57,7 +60,7 @@ def study(name, root, size, epochs, seeds, only):
                 rows.setdefault(s, []).append(dict(scored(det, root, size), fit_s=float('nan')))
                 print(f"  {name} seed {seed}: {s}: {rows[s][-1]}", flush=True)
                 det.cfg = base
-    print(f"\n{name}: tf_efficientnet_lite0 ImageNet unless named, {size} px, {epochs} epochs, seeds {list(seeds)}; "
+    print(f"\n{name}: the baseline unless named, {size} px, {epochs} epochs, seeds {list(seeds)}; "
           "mean (spread over seeds), x100\n")
     print(f"| variant | {' | '.join(KEYS)} | fit s |\n|---|{'---|' * (len(KEYS) + 1)}")
     for m, rs in rows.items():

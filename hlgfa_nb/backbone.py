@@ -161,9 +161,9 @@ class FrozenBackbone(nn.Module):
         try: return self.model((x - self.mean) / self.std)
         except RuntimeError as e:
             if self.padding != 'reflect' or 'Padding size' not in str(e): raise
-            raise ValueError(f"padding='reflect' cannot pad a {tuple(x.shape[-2:])} px input: its deepest features are "
-                             f"smaller than the padding. Use views of at least {2 * max(self.strides)} px per side "
-                             "(mind the LR view: image_size × lr_scale) or padding='zeros'.") from None
+            raise ValueError(f"padding='reflect' cannot pad a {tuple(x.shape[-2:])} px input: its deepest features "
+                             f"(stride {max(self.strides)}) are smaller than the padding. Use larger views (mind the LR "
+                             "view: image_size × lr_scale), fewer stages, or padding='zeros'.") from None
 
     def extra_repr(self):
         return f"name={self.name}, stages={self.stages}, weights={self.weights!r}, padding={self.padding}, channels={self.channels}"

@@ -117,7 +117,7 @@ def evaluate_cmd(checkpoint, data=None, out='hlgfa_eval', categories=None, examp
     return res
 
 # %% ../nbs/11_cli.ipynb #100c5521
-def training_throughput(backbone='tf_efficientnet_lite0', size=256, steps=4, batch=8, device='cpu') -> dict[str, float]:
+def training_throughput(backbone='tf_efficientnet_lite2', size=256, steps=4, batch=8, device='cpu') -> dict[str, float]:
     "Images/s of cache building, cached / uncached / augmented training (last of 2 epochs) and evaluation."
     from dataclasses import replace
     from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
@@ -149,7 +149,7 @@ def bench_line(name: str, r: dict) -> str:
     return (f"{name:>16} {r['cache']:7.1f} {r['cached']:7.1f} {r['uncached']:8.1f} {r['augmented']:9.1f} "
             f"{r['cached'] / r['uncached']:7.1f}× {r['eval']:6.1f} {r['cache_mb']:8.0f}")
 
-def bench(backbones=('tf_efficientnet_lite0', 'wide_resnet50_2'), size=256, steps=4, batch=8, device='cpu'):
+def bench(backbones=('tf_efficientnet_lite2', 'wide_resnet50_2'), size=256, steps=4, batch=8, device='cpu'):
     "Print the throughput table of `training_throughput` for each backbone."
     import torch
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, {size} px, batch {batch}, "
@@ -229,7 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser('bench', formatter_class=fmt, help='training and evaluation throughput on this machine',
                        description='Images/s of feature caching, training (cached, uncached, augmented) and evaluation '
                        'on a synthetic category, for each backbone (random init: speed does not depend on weights).')
-    b.add_argument('--backbones', nargs='+', default=['tf_efficientnet_lite0', 'wide_resnet50_2'], help='timm model names')
+    b.add_argument('--backbones', nargs='+', default=['tf_efficientnet_lite2', 'wide_resnet50_2'], help='timm model names')
     b.add_argument('--size', type=int, default=256, help='image size in pixels')
     b.add_argument('--steps', type=int, default=4, help='training steps per epoch')
     b.add_argument('--batch', type=int, default=8, help='batch size')

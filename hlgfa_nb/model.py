@@ -26,7 +26,7 @@ class ModelConfig:
                                           # None = as wide as its source (no bottleneck)
     detail_source: str = 'shallower'      # 'shallower': HR stage s-1 (the shallowest uses itself) | 'same': stage s
     detail_align: str = 'area'            # resampling of the detail source to stage s: 'area' | 'bilinear'
-    hidden_ratio: float = 0.25            # hidden width of the gated residual predictor, as a fraction of C_s
+    hidden_ratio: float = 1.0             # hidden width of the gated residual predictor, as a fraction of C_s
     gate: bool = True                     # spatial gate on the residual (Eq. 6); False: m = 1 everywhere
     upsample: str = 'bilinear'            # Eq. 1 up-sampling operator: 'bilinear' | 'bicubic' | 'nearest'
     identity_init: bool = True            # FiLM = identity and residual = 0 at init, so untrained f̂ = up(f^l)

@@ -122,10 +122,10 @@ def load_config(path) -> Config:
     return config_from_dict(json.loads(Path(path).read_text()))
 
 # %% ../nbs/08_train.ipynb #119941bc
-_CPU = dict(backbone='tf_efficientnet_lite0', image_size=256, epochs=30, batch_size=8, augment=False)
+_CPU = dict(backbone='tf_efficientnet_lite2', image_size=256, epochs=30, batch_size=8, augment=False)
 PRESETS = {  # name: (what it is for, the Config fields it sets; all others keep the paper's values)
     'paper': ("the paper's run (§4.1): Wide-ResNet-50 ImageNet, 640 px, 100 epochs, batch 32, augmentation (GPU)", {}),
-    'cpu': ("one category on a CPU in minutes: EfficientNet-Lite0 ImageNet (offline), 256 px, 30 epochs, batch 8, "
+    'cpu': ("one category on a CPU in minutes: EfficientNet-Lite2 ImageNet (offline), 256 px, 30 epochs, batch 8, "
             "cached features", _CPU),
     'demo': ("`hlgfa demo` and 09's learning check: 'cpu' at 128 px for 100 epochs on the synthetic set",
              {**_CPU, 'image_size': 128, 'epochs': 100}),

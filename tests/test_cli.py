@@ -22,7 +22,7 @@ def test_demo_outputs(demo_dir):
     assert {'metrics.md', 'metrics.csv', 'metrics_untrained.md', 'scores.csv', 'examples_weave.png',
             'examples_washer.png', 'run', 'data'} <= names
     md = (demo_dir/'metrics.md').read_text()
-    assert 'tf_efficientnet_lite0, weights imagenet' in md and '**Average**' in md
+    assert 'tf_efficientnet_lite2, weights imagenet' in md and '**Average**' in md
 
 
 def test_demo_rerun_reuses_run(demo_dir, capsys):

