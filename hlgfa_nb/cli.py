@@ -36,12 +36,12 @@ def add_config_options(p: argparse.ArgumentParser, preset_name: str | None = Non
     shown = preset(preset_name) if preset_name else None
     for field, (flag, kind, text) in CONFIG_OPTIONS.items():
         text += f" (default: {getattr(shown, field)})" if shown else " (default: the preset's)"
-        if kind is None: p.add_argument(flag, dest=field, action=argparse.BooleanOptionalAction, default=None, help=text)
-        else: p.add_argument(flag, dest=field, type=kind, default=None, metavar=flag[2:].upper(), help=text)
+        if kind is None: p.add_argument(flag, dest=field, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
+        else: p.add_argument(flag, dest=field, type=kind, default=argparse.SUPPRESS, metavar=flag[2:].upper(), help=text)
 
 def config_overrides(args: dict) -> dict:
-    "The `Config` fields given on the command line (popped from `args`)."
-    return {k: v for k in CONFIG_OPTIONS if (v := args.pop(k, None)) is not None}
+    "The `Config` fields given on the command line (popped from `args`; flags left out are not in `args`)."
+    return {k: args.pop(k) for k in CONFIG_OPTIONS if k in args}
 
 # %% ../nbs/11_cli.ipynb #a1b2d0a3
 def demo_data(folder, size: int, n_train: int = 32, seed: int = 0) -> Path:

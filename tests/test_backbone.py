@@ -30,20 +30,24 @@ def test_local_file(reference, tmp_path, suffix):
     assert same_weights(FrozenBackbone('resnet18', weights=f), reference)
 
 
-def test_url_from_local_http_server(reference, tmp_path, monkeypatch):
-    serve = tmp_path/'serve'; serve.mkdir()
-    torch.save(reference, serve/'resnet18_weights.pth')
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
+@pytest.fixture
+def serve(tmp_path, monkeypatch):
+    "A folder served over HTTP on loopback (torch.hub caching under tmp_path): yields (folder, base URL)."
+    folder = tmp_path/'serve'; folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv('TORCH_HOME', str(tmp_path/'torch_home'))
-    try:
-        url = f'http://127.0.0.1:{server.server_port}/resnet18_weights.pth'
-        assert same_weights(FrozenBackbone('resnet18', weights=url), reference)
-        assert list((tmp_path/'torch_home').rglob('resnet18_weights.pth'))  # cached by torch.hub
-    finally:
-        server.shutdown()
+    yield folder, f'http://127.0.0.1:{server.server_port}'
+    server.shutdown()
+
+
+def test_url_from_local_http_server(reference, serve, tmp_path):
+    folder, base = serve
+    torch.save(reference, folder/'resnet18_weights.pth')
+    assert same_weights(FrozenBackbone('resnet18', weights=f'{base}/resnet18_weights.pth'), reference)
+    assert list((tmp_path/'torch_home').rglob('resnet18_weights.pth'))  # cached by torch.hub
 
 
 class _Payload:
@@ -52,21 +56,12 @@ class _Payload:
     def __reduce__(self): return (os.system, (f'touch {self.flag}',))
 
 
-def test_url_is_loaded_weights_only(tmp_path, monkeypatch):
+def test_url_is_loaded_weights_only(serve, tmp_path):
     "A malicious pickle served over HTTP is refused and its code never runs."
-    serve, flag = tmp_path/'serve', tmp_path/'pwned'
-    serve.mkdir()
-    torch.save({'conv1.weight': _Payload(flag)}, serve/'evil.pth')
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv('TORCH_HOME', str(tmp_path/'torch_home'))
-    try:
-        with pytest.raises(Exception, match='(?i)weights.only|unsupported global'):
-            FrozenBackbone('resnet18', weights=f'http://127.0.0.1:{server.server_port}/evil.pth')
-    finally:
-        server.shutdown()
+    (folder, base), flag = serve, tmp_path/'pwned'
+    torch.save({'conv1.weight': _Payload(flag)}, folder/'evil.pth')
+    with pytest.raises(Exception, match='(?i)weights.only|unsupported global'):
+        FrozenBackbone('resnet18', weights=f'{base}/evil.pth')
     assert not flag.exists()
 
 
