@@ -22,7 +22,7 @@ def feature_response(f: torch.Tensor) -> torch.Tensor:
     return f.norm(dim=1)
 
 def plot_cross_resolution(images, masks, backbone: FrozenBackbone, stage: int = 1, lr_scale: float = 0.5,
-                          titles=None, random_init_note: bool | None = None):
+                          titles=None):
     "Fig. 1-style grid: image, HR response, up-sampled LR response, and 1-cos discrepancy for each image."
     xh, xl = make_views(images, lr_scale)
     fh, fl = backbone(xh)[stage], backbone(xl)[stage]
@@ -42,8 +42,7 @@ def plot_cross_resolution(images, masks, backbone: FrozenBackbone, stage: int = 
                               f'LR response (×{lr_scale}, up-sampled)', '1 − cos(HR, LR)']):
         ax.set_title(t, fontsize=9)
     for ax in axs.flat: ax.set_xticks([]); ax.set_yticks([])
-    note = backbone.weights is None if random_init_note is None else random_init_note
-    fig.suptitle(f"{backbone.name}" + (" — RANDOM INIT (no ImageNet weights)" if note else ""), fontsize=10)
+    fig.suptitle(f"{backbone.name}" + (" — RANDOM INIT (no ImageNet weights)" if backbone.weights is None else ""), fontsize=10)
     plt.tight_layout()
     return fig
 
