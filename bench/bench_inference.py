@@ -42,10 +42,7 @@ def bench(name, size, batch, repeats, model_cfg, score_cfg):
     for n in (1, batch):
         x = torch.rand(n, 3, size, size)
         xh, xl = make_views(x)
-        fh, fl = bb(xh), bb(xl)
-        to_cl = lambda fs: [f.contiguous(memory_format=torch.channels_last) for f in fs]
-        fh, fl = (to_cl(fh), to_cl(fl)) if det.channels_last else (fh, fl)   # as predict does
-        out = module(fh, fl)
+        fh, fl, out = det.features(x)                       # the features predict works on
 
         def scoring():
             maps = score_maps(out.f_hat, fh, (size, size), score_cfg, out.guidance).map

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from hlgfa_nb.metrics import METRIC_NAMES, MetricsConfig, PixelMetrics, compute_metrics, image_metrics
+from hlgfa_nb.metrics import METRIC_NAMES, MetricsConfig, PixelMetrics, compute_metrics
 
 
 SCORE_RANGE = (-8., 12.)   # binned mode: covers every score of make_batch (unit-variance noise + signal <= 4)
@@ -70,7 +70,7 @@ def category_256(args):
     }
     res = {name: measure(f, args.repeat) for name, f in runs.items()}
     t0, p0, (sk_auc, sk_ap) = res['sklearn roc_auc + average_precision (pixel)']
-    print(f"\n| method | time (s) | × sklearn AUROC+AP time | peak (MB) | × sklearn peak |\n|---|---|---|---|---|")
+    print("\n| method | time (s) | × sklearn AUROC+AP time | peak (MB) | × sklearn peak |\n|---|---|---|---|---|")
     for name, (t, p, _) in res.items():
         print(f"| {name} | {t:.3f} | {t / t0:.3f} | {p:.0f} | {p / p0:.2f} |")
     ours = res['ours: all seven, exact, one shot'][2]

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from hlgfa_nb.backbone import make_views
+from hlgfa_nb.backbone import make_views, resize
 from hlgfa_nb.baselines import PatchCore, PatchCoreConfig, as_patches, nearest_distance, patch_features
 from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
 from hlgfa_nb.evaluate import untrained_detector
@@ -32,8 +31,7 @@ from hlgfa_nb.train import preset
 def hlgfa_parts(det, x):
     "The parts of one HLGFA predict call, as closures."
     x_h, x_l = make_views(x, det.lr_scale)
-    f_h, f_l = det.backbone(x_h), det.backbone(x_l)
-    out = det.module(f_h, f_l)
+    f_h, f_l, out = det.features(x)
     def maps():
         m = score_maps(out.f_hat, f_h, x.shape[-2:], det.cfg, out.guidance).map
         return image_score(m, det.cfg)
@@ -47,7 +45,7 @@ def patchcore_parts(pc, x):
     q = as_patches(f)
     d = nearest_distance(q, pc.bank, pc.cfg.query_chunk, pc.cfg.bank_chunk).view(len(x), 1, *f.shape[-2:])
     def maps():
-        m = gaussian_smooth(F.interpolate(d, size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0], pc.score.sigma)
+        m = gaussian_smooth(resize(d, x.shape[-2:])[:, 0], pc.score.sigma)
         return image_score(m, pc.score)
     return dict(backbone=lambda: pc.backbone(x), features=lambda: patch_features(feats, pc.cfg.patch_size),
                 search=lambda: nearest_distance(q, pc.bank, pc.cfg.query_chunk, pc.cfg.bank_chunk), maps=maps)
@@ -117,7 +115,7 @@ def main():
             hl = rows[0][2]
             print(f"\n{bb}: {per_image} patches per image; PatchCore fit on {a.train} images (coreset {a.coreset:g}): "
                   f"{fit_s:.1f} s")
-            print(f"| method | bank | ms/image | PatchCore ÷ HLGFA | parts (ms/image) |\n|---|---|---|---|---|")
+            print("| method | bank | ms/image | PatchCore ÷ HLGFA | parts (ms/image) |\n|---|---|---|---|---|")
             for name, bank, ms, parts in rows:
                 ratio = '—' if name == 'HLGFA' else f"{ms / hl:.2f}×"
                 print(f"| {name} | {bank} | {ms:.1f} | {ratio} | " + ', '.join(f"{k} {v:.1f}" for k, v in parts.items()) + ' |')

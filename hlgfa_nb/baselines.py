@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbone import FrozenBackbone
+from .backbone import FrozenBackbone, resize
 from .scoring import Prediction, ScoreConfig, gaussian_smooth, image_score
 
 # %% auto #0
@@ -51,8 +51,7 @@ def patch_features(feats: list[torch.Tensor], patch_size: int = 3) -> torch.Tens
     if not feats: raise ValueError("patch_features needs at least one stage's features")
     size = feats[0].shape[-2:]
     pooled = [F.avg_pool2d(f.float(), patch_size, stride=1, padding=patch_size // 2, count_include_pad=False) for f in feats]
-    return torch.cat([p if p.shape[-2:] == size else F.interpolate(p, size=size, mode='bilinear', align_corners=False)
-                      for p in pooled], 1)
+    return torch.cat([resize(p, size) for p in pooled], 1)
 
 def as_patches(f: torch.Tensor) -> torch.Tensor:
     "N×C×h×w feature maps as (N·h·w)×C patch vectors."
@@ -164,7 +163,7 @@ class PatchCore(nn.Module):
         f = self.features(images)
         n, _, h, w = f.shape
         d = nearest_distance(as_patches(f), self.bank, self.cfg.query_chunk, self.cfg.bank_chunk).view(n, 1, h, w)
-        raw = F.interpolate(d, size=images.shape[-2:], mode='bilinear', align_corners=False)[:, 0]
+        raw = resize(d, images.shape[-2:])[:, 0]
         maps = gaussian_smooth(raw, self.score.sigma).float()
         return Prediction(maps, image_score(maps, self.score), [raw], None, None)
 

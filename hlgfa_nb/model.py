@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .backbone import resize
+
 # %% auto #0
-__all__ = ['ModelConfig', 'resize', 'StructurePrior', 'DetailPrior', 'FiLM', 'GatedResidual', 'HLGFAOutput', 'StageGuidance',
-           'HLGFA']
+__all__ = ['ModelConfig', 'StructurePrior', 'DetailPrior', 'FiLM', 'GatedResidual', 'HLGFAOutput', 'StageGuidance', 'HLGFA']
 
 # %% ../nbs/03_guidance.ipynb #3572f770
 @dataclass
@@ -43,14 +44,6 @@ class ModelConfig:
                    "structure_kernels must be odd positive sizes, e.g. (3, 5, 7)")]
         for ok, msg in checks:
             if not ok: raise ValueError(f"ModelConfig: {msg}; got {self}")
-
-# %% ../nbs/03_guidance.ipynb #a81e86f2
-def resize(f: torch.Tensor, size, mode: str = 'bilinear') -> torch.Tensor:
-    "Resize `f` (N×C×h×w) to `size` (H, W): 'area' averages each output cell's footprint, else `F.interpolate(mode)`."
-    size = tuple(size)
-    if tuple(f.shape[-2:]) == size: return f
-    if mode == 'area': return F.adaptive_avg_pool2d(f, size)
-    return F.interpolate(f, size=size, mode=mode, **({} if mode == 'nearest' else dict(align_corners=False)))
 
 # %% ../nbs/03_guidance.ipynb #9f0ea6d4
 class StructurePrior(nn.Module):

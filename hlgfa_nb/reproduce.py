@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import MVTecDataset, list_categories
+from .data import MVTecDataset, as_categories, select_categories
 from .losses import LossConfig, LOSS_PRESETS
 from .train import Config, fit, preset
 from .evaluate import EvalResult, TABLE3_COLUMNS, describe, evaluate_detector, load_detector
@@ -206,10 +206,7 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
               out_dir=None, batch_size: int = 8, speed_images: int = 16, repeats: int = 3,
               progress: bool = False) -> Reproduction:
     "Train and evaluate HLGFA and PatchCore on `categories` of `root` in the same setting; metrics, speed and memory."
-    found = list_categories(root)
-    cats = list(found) if categories is None else [categories] if isinstance(categories, str) else list(categories)
-    if missing := [c for c in cats if c not in found]:
-        raise ValueError(f"categories {missing} not found under {root}; available: {sorted(found)}")
+    cats = list(select_categories(root, categories))
     cfg = replace(cfg or preset('cpu'), root=str(root), categories=tuple(cats))
     pc_cfg = patchcore_config(cfg, patchcore)
     work = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_reproduce_'))
@@ -263,8 +260,7 @@ def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tupl
     "Train and evaluate one HLGFA model per `LossConfig.preset` and seed on `categories` of `root`; Table 2's columns."
     if unknown := [p for p in presets if p not in LOSS_PRESETS]:
         raise ValueError(f"unknown loss presets {unknown}; choose from {list(LOSS_PRESETS)}")
-    cats = None if categories is None else (categories,) if isinstance(categories, str) else tuple(categories)
-    cfg = replace(cfg or preset('cpu'), root=str(root), categories=cats)
+    cfg = replace(cfg or preset('cpu'), root=str(root), categories=as_categories(categories))
     keep = {k: getattr(cfg.loss, k) for k in ('cls', 'focal_gamma', 'js_temperature', 'eps')}
     work = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_ablation_'))
     results = {p: [] for p in presets}
@@ -272,7 +268,7 @@ def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tupl
         for s in seeds:
             run = replace(cfg, loss=replace(LossConfig.preset(p), **keep), seed=s)
             det = load_detector(fit(run, work/p.replace('+', '_')/f'seed{s}', progress=progress), cfg.device)
-            results[p].append(evaluate_detector(det, root, cats, cfg.image_size, batch_size, examples=0,
+            results[p].append(evaluate_detector(det, root, cfg.categories, cfg.image_size, batch_size, examples=0,
                                                 progress=progress, title=p))
     abl = Ablation(results, f"loss ablation on {Path(root).name}: {describe(cfg)}, {cfg.epochs} epochs, seeds "
                             f"{list(seeds)} (mean ± half the range)")

@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbone import FrozenBackbone, make_views
-from .model import HLGFA, HLGFAOutput, resize
+from .backbone import FrozenBackbone, make_views, resize
+from .model import HLGFA, HLGFAOutput
 
 # %% auto #0
 __all__ = ['ScoreConfig', 'stage_distances', 'to_image', 'structural_consistency', 'reliability_weight', 'blur_matrix',
-           'gaussian_smooth', 'image_score', 'ScoreMaps', 'score_maps', 'anomaly_map', 'Prediction', 'AnomalyDetector',
-           'calibrate_tau']
+           'gaussian_smooth', 'image_score', 'ScoreMaps', 'combine_maps', 'score_maps', 'anomaly_map', 'Prediction',
+           'AnomalyDetector', 'calibrate_tau']
 
 # %% ../nbs/04_scoring.ipynb #7af46281
 @dataclass
@@ -110,17 +110,17 @@ class ScoreMaps:
     sim: torch.Tensor | None     # combined structural consistency (Eq. 7) at the image size ('mean'), else None
     weight: torch.Tensor | None  # reliability weight (Eq. 8) at the image size ('mean'), else None
 
-def score_maps(f_hat, f_h, size, cfg: ScoreConfig | None = None, guidance=None) -> ScoreMaps:
-    "Eq. 3 (and Eq. 7–8 when `cfg.reliability`, which needs the module's `guidance`) at image `size`, smoothed."
+def combine_maps(stage_maps: list, size, cfg: ScoreConfig | None = None, sims: list | None = None) -> ScoreMaps:
+    "Eq. 3 from per-stage maps (any resolution), weighted by Eq. 8 from the stages' `sims` when `cfg.reliability`, smoothed."
     cfg = cfg or ScoreConfig()
-    stage_maps = to_image(stage_distances(f_hat, f_h, cfg.distance), size)
+    stage_maps = to_image(stage_maps, size)
     sim = weight = None
     if not cfg.reliability: total = sum(stage_maps)
     else:
-        if guidance is None or len(guidance) != len(stage_maps):
-            raise ValueError("reliability weighting needs the guidance of every stage (HLGFAOutput.guidance); "
-                             "pass guidance=... or use ScoreConfig(reliability=False)")
-        sims = to_image([structural_consistency(g, cfg.neighbourhood) for g in guidance], size)
+        if sims is None or len(sims) != len(stage_maps):
+            raise ValueError(f"reliability weighting needs one structural-consistency map per stage ({len(stage_maps)}), "
+                             "got " + ('none' if sims is None else str(len(sims))) + "; or use ScoreConfig(reliability=False)")
+        sims = to_image(sims, size)
         if cfg.combine == 'per_stage':
             total = sum(reliability_weight(s, cfg.tau, cfg.delta) * m for s, m in zip(sims, stage_maps))
         else:
@@ -128,6 +128,15 @@ def score_maps(f_hat, f_h, size, cfg: ScoreConfig | None = None, guidance=None) 
             weight = reliability_weight(sim, cfg.tau, cfg.delta)
             total = weight * sum(stage_maps)
     return ScoreMaps(gaussian_smooth(total, cfg.sigma), stage_maps, sim, weight)
+
+def score_maps(f_hat, f_h, size, cfg: ScoreConfig | None = None, guidance=None) -> ScoreMaps:
+    "Eq. 3 (and Eq. 7–8 when `cfg.reliability`, which needs the module's `guidance`) at image `size`, smoothed."
+    cfg = cfg or ScoreConfig()
+    if cfg.reliability and (guidance is None or len(guidance) != len(f_hat)):
+        raise ValueError("reliability weighting needs the guidance of every stage (HLGFAOutput.guidance); "
+                         "pass guidance=... or use ScoreConfig(reliability=False)")
+    sims = [structural_consistency(g, cfg.neighbourhood) for g in guidance] if cfg.reliability else None
+    return combine_maps(stage_distances(f_hat, f_h, cfg.distance), size, cfg, sims)
 
 def anomaly_map(f_hat, f_h, size, cfg: ScoreConfig | None = None, guidance=None) -> torch.Tensor:
     "The final N×H×W anomaly map of `score_maps`."

@@ -11,10 +11,41 @@ import matplotlib.pyplot as plt
 from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader
 
-from .backbone import FrozenBackbone, hr_lr_discrepancy, make_views, upsample_to
+
+from .backbone import FrozenBackbone, hr_lr_discrepancy, make_views, resize
 
 # %% auto #0
-__all__ = ['feature_response', 'plot_cross_resolution', 'discrepancy_stats', 'print_stats']
+__all__ = ['ANOMALY_CMAP', 'show', 'show_map', 'overlay', 'outline', 'feature_response', 'plot_cross_resolution',
+           'discrepancy_stats', 'print_stats']
+
+# %% ../nbs/02_cross_resolution.ipynb #796b44ed
+ANOMALY_CMAP = 'jet'   # the one colour map of every anomaly map
+
+def _array(x) -> np.ndarray:
+    "An image or map as numpy: C×H×W tensors become H×W×C, one-channel images H×W."
+    x = x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3): x = x.transpose(1, 2, 0)
+    return x[..., 0] if x.ndim == 3 and x.shape[-1] == 1 else x
+
+def show(ax, img, title: str = '', **kwargs):
+    "Draw `img` (image or map, numpy or tensor) on `ax` without ticks, under `title`; returns the image artist."
+    ax.set_title(title, fontsize=9); ax.set_xticks([]); ax.set_yticks([])
+    img = _array(img)
+    return ax.imshow(img.clip(0, 1) if img.ndim == 3 and img.dtype.kind == 'f' else img, **kwargs)
+
+def show_map(ax, amap, title: str = 'anomaly map', vmin=None, vmax=None, **kwargs):
+    "An anomaly map in `ANOMALY_CMAP`, scaled to [vmin, vmax] (default: its own range)."
+    return show(ax, amap, title, cmap=ANOMALY_CMAP, vmin=vmin, vmax=vmax, **kwargs)
+
+def overlay(ax, image, amap, title: str = 'overlay', vmin=None, vmax=None, alpha: float = 0.45):
+    "The anomaly map over its image, `alpha` opaque; returns the map's artist."
+    show(ax, image, title)
+    return ax.imshow(_array(amap), cmap=ANOMALY_CMAP, vmin=vmin, vmax=vmax, alpha=alpha)
+
+def outline(ax, mask, colour: str = 'red'):
+    "The outline of a defect mask on `ax` (nothing for an empty mask)."
+    mask = _array(mask)
+    if mask.any(): ax.contour(mask, levels=[0.5], colors=colour, linewidths=0.8)
 
 # %% ../nbs/02_cross_resolution.ipynb #1f73b57d
 def feature_response(f: torch.Tensor) -> torch.Tensor:
@@ -26,22 +57,19 @@ def plot_cross_resolution(images, masks, backbone: FrozenBackbone, stage: int = 
     "Fig. 1-style grid: image, HR response, up-sampled LR response, and 1-cos discrepancy for each image."
     xh, xl = make_views(images, lr_scale)
     fh, fl = backbone(xh)[stage], backbone(xl)[stage]
-    rh, rl = feature_response(fh), feature_response(upsample_to(fl, fh))
+    rh, rl = feature_response(fh), feature_response(resize(fl, fh.shape[-2:]))
     disc = hr_lr_discrepancy([fh], [fl])[0]
     n = len(images)
     fig, axs = plt.subplots(n, 4, figsize=(9, 2.3 * n), squeeze=False)
     for i in range(n):
         vmax = max(rh[i].max(), rl[i].max()).item()
-        axs[i, 0].imshow(images[i].permute(1, 2, 0).clamp(0, 1))
-        if masks[i].any(): axs[i, 0].contour(masks[i, 0], levels=[0.5], colors='r', linewidths=0.8)
-        axs[i, 1].imshow(rh[i], vmin=0, vmax=vmax, cmap='viridis')
-        axs[i, 2].imshow(rl[i], vmin=0, vmax=vmax, cmap='viridis')
-        axs[i, 3].imshow(disc[i], vmin=0, vmax=disc.max().item(), cmap='magma')
+        heads = ['image (mask in red)', f'HR response, stage {backbone.stages[stage]}',
+                 f'LR response (×{lr_scale}, up-sampled)', '1 − cos(HR, LR)'] if i == 0 else [''] * 4
+        show(axs[i, 0], images[i], heads[0]); outline(axs[i, 0], masks[i])
+        show(axs[i, 1], rh[i], heads[1], vmin=0, vmax=vmax, cmap='viridis')
+        show(axs[i, 2], rl[i], heads[2], vmin=0, vmax=vmax, cmap='viridis')
+        show_map(axs[i, 3], disc[i], heads[3], vmin=0, vmax=disc.max().item())
         axs[i, 0].set_ylabel(titles[i] if titles else '', fontsize=9)
-    for ax, t in zip(axs[0], ['image (mask in red)', f'HR response, stage {backbone.stages[stage]}',
-                              f'LR response (×{lr_scale}, up-sampled)', '1 − cos(HR, LR)']):
-        ax.set_title(t, fontsize=9)
-    for ax in axs.flat: ax.set_xticks([]); ax.set_yticks([])
     fig.suptitle(f"{backbone.name}" + (" — RANDOM INIT (no ImageNet weights)" if backbone.weights is None else ""), fontsize=10)
     plt.tight_layout()
     return fig

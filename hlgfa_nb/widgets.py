@@ -5,23 +5,37 @@
 # %% ../nbs/10_widgets.ipynb #cc7c6173
 from __future__ import annotations
 import io, time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from fastcore.basics import patch
 import torch
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from .metrics import MetricsConfig, PixelMetrics, best_f1, image_metrics, pixel_metrics
-from .scoring import (ScoreConfig, gaussian_smooth, image_score, reliability_weight, stage_distances, structural_consistency,
-                              to_image)
+from .scoring import ScoreConfig, combine_maps, image_score, stage_distances, structural_consistency, to_image
+from .viz import outline, overlay, show, show_map
 
 # %% auto #0
-__all__ = ['ExplorerData', 'explorer_data', 'final_maps', 'pixel_scores', 'AnomalyMapExplorer', 'anomaly_map_explorer',
-           'ReliabilityExplorer', 'reliability_explorer']
+__all__ = ['ExplorerData', 'explorer_data', 'final_maps', 'pixel_scores', 'category_maps', 'map_figure', 'AnomalyMapExplorer',
+           'anomaly_map_explorer', 'category_metrics', 'metrics_table', 'reliability_figure', 'ReliabilityExplorer',
+           'reliability_explorer']
 
 # %% ../nbs/10_widgets.ipynb #9c384306
+def _check_parts(d: ExplorerData):
+    "Fail clearly unless `d`'s parts fit together: one entry of each per image, maps of N images, uint8 RGB images."
+    n, size = len(d.images), tuple(d.images.shape[-2:])
+    if d.images.ndim != 4 or d.images.shape[1] != 3 or d.images.dtype != torch.uint8:
+        raise ValueError(f"images must be N×3×H×W uint8, got {tuple(d.images.shape)} {d.images.dtype}; "
+                         "use (images * 255).round().to(torch.uint8)")
+    if tuple(d.masks.shape) != (n, *size): raise ValueError(f"masks must be N×H×W = {(n, *size)}, got {tuple(d.masks.shape)}")
+    for what, v in (('defects', d.defects), ('categories', d.categories), ('names', d.names)):
+        if len(v) != n: raise ValueError(f"{what} has {len(v)} entries for {n} images: give one per image")
+    if not d.stage_maps or any(m.ndim != 3 or len(m) != n for m in d.stage_maps):
+        raise ValueError(f"stage_maps must be a non-empty list of N×h×w maps (N={n}), got "
+                         f"{[tuple(m.shape) for m in d.stage_maps]}")
+
 @dataclass
 class ExplorerData:
     "Per test image, everything the explorers show, precomputed once (`explorer_data`), on the CPU; `save`/`load`."
@@ -36,20 +50,11 @@ class ExplorerData:
     names: list = field(default_factory=list)  # a name per image (defect/file), for titles
 
     def __post_init__(self):
-        n, size = len(self.images), tuple(self.images.shape[-2:])
-        if self.images.ndim != 4 or self.images.shape[1] != 3 or self.images.dtype != torch.uint8:
-            raise ValueError(f"images must be N×3×H×W uint8, got {tuple(self.images.shape)} {self.images.dtype}; "
-                             "use (images * 255).round().to(torch.uint8)")
-        if tuple(self.masks.shape) != (n, *size): raise ValueError(f"masks must be N×H×W = {(n, *size)}, got {tuple(self.masks.shape)}")
+        if isinstance(self.score, dict): self.score = ScoreConfig(**self.score)
         self.masks = self.masks.bool()
         self.names = list(self.names) or [f'{d}/{i}' for i, d in enumerate(self.defects)]
-        for what, v in (('defects', self.defects), ('categories', self.categories), ('names', self.names)):
-            if len(v) != n: raise ValueError(f"{what} has {len(v)} entries for {n} images: give one per image")
-        if not self.stage_maps or any(m.ndim != 3 or len(m) != n for m in self.stage_maps):
-            raise ValueError(f"stage_maps must be a non-empty list of N×h×w maps (N={n}), got "
-                             f"{[tuple(m.shape) for m in self.stage_maps]}")
-        if isinstance(self.score, dict): self.score = ScoreConfig(**self.score)
         self.sims = {int(k): list(v) for k, v in self.sims.items()}
+        _check_parts(self)
 
     @property
     def size(self) -> tuple[int, int]: return tuple(self.images.shape[-2:])
@@ -76,27 +81,10 @@ class ExplorerData:
             self.sims[k] = [structural_consistency(g, k) for g in self.guidance]
         return self.sims[k]
 
-    def raw_maps(self, idx) -> torch.Tensor:
-        "Eq. 3 for images `idx`: the per-stage distances resized to the image and summed, before weighting and smoothing."
-        return sum(to_image([m[idx].float() for m in self.stage_maps], self.size))
-
-    def sim_maps(self, idx, k: int) -> torch.Tensor:
-        "Eq. 7 for images `idx` at the image size: the stages' structural consistency, resized and averaged."
-        sims = to_image([s[idx].float() for s in self.stage_sims(k)], self.size)
-        return sum(sims) / len(sims)
-
-    def save(self, path, guidance: bool = False) -> Path:
-        "Write to `path` (torch.save of plain tensors, lists and dicts); the guidance only if `guidance` (it is large)."
-        state = {k: v for k, v in vars(self).items() if k not in ('score', 'guidance')}
-        state |= dict(score=asdict(self.score), guidance=self.guidance if guidance else None)
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(state, path)
-        return path
-
-    @classmethod
-    def load(cls, path) -> ExplorerData:
-        "Read what `save` wrote."
-        return cls(**torch.load(path, map_location='cpu', weights_only=True))
+    def parts(self, idx, k: int | None = None) -> tuple[list, list | None]:
+        "The per-stage distances of images `idx` and, for neighbourhood `k`, their per-stage sims (feature resolution)."
+        sims = None if k is None else [s[idx].float() for s in self.stage_sims(k)]
+        return [m[idx].float() for m in self.stage_maps], sims
 
 # %% ../nbs/10_widgets.ipynb #e9b9b272
 @torch.no_grad()
@@ -120,22 +108,31 @@ def explorer_data(detector, dataset, ks=(3,), keep_guidance: bool = True, batch_
                         stages(parts['guidance']) if keep_guidance else None, cfg, names)
 
 # %% ../nbs/10_widgets.ipynb #2a333e70
-def final_maps(data: ExplorerData, idx) -> torch.Tensor:
-    "The detector's final maps of images `idx`, combined from the parts as `data.score` says (combine='mean')."
-    cfg, raw = data.score, data.raw_maps(idx)
-    if cfg.reliability: raw = reliability_weight(data.sim_maps(idx, cfg.neighbourhood), cfg.tau, cfg.delta) * raw
-    return gaussian_smooth(raw, cfg.sigma)
+def final_maps(data: ExplorerData, idx, score: ScoreConfig | None = None) -> torch.Tensor:
+    "The final maps of images `idx`: the kept parts through `scoring.combine_maps`, as `score` (default `data.score`) says."
+    cfg = score or data.score
+    maps, sims = data.parts(idx, cfg.neighbourhood if cfg.reliability else None)
+    return combine_maps(maps, data.size, cfg, sims).map
+
+# %% ../nbs/10_widgets.ipynb #d66339f8
+@patch
+def save(self: ExplorerData, path, guidance: bool = False) -> Path:
+    "Write to `path` (torch.save of plain tensors, lists and dicts); the guidance only if `guidance` (it is large)."
+    state = {k: v for k, v in vars(self).items() if k not in ('score', 'guidance')}
+    state |= dict(score=asdict(self.score), guidance=self.guidance if guidance else None)
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path
+
+@patch(cls_method=True)
+def load(cls: ExplorerData, path) -> ExplorerData:
+    "Read what `save` wrote."
+    return cls(**torch.load(path, map_location='cpu', weights_only=True))
 
 # %% ../nbs/10_widgets.ipynb #7664481e
 def _png(fig: Figure) -> bytes:
     "The figure as PNG bytes (Agg, no pyplot state)."
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=72); return buf.getvalue()
-
-def _rgb(image: torch.Tensor) -> np.ndarray: return image.permute(1, 2, 0).numpy()
-
-def _panel(ax, title, img=None, **kw):
-    ax.set_title(title, fontsize=9); ax.set_xticks([]); ax.set_yticks([])
-    return ax.imshow(img, **kw) if img is not None else None
 
 def _overlap(image: np.ndarray, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
     "The image dimmed to gray with TP green, FP red, FN blue."
@@ -149,6 +146,35 @@ def pixel_scores(pred: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     tp, p, m = int((pred & mask).sum()), int(pred.sum()), int(mask.sum())
     union = p + m - tp
     return dict(F1=2 * tp / (p + m) if p + m else float('nan'), IoU=tp / union if union else float('nan'))
+
+def category_maps(data: ExplorerData, category: str) -> dict:
+    "Final maps, image scores, score ranks and the F1-optimal pixel threshold of `category`'s images."
+    idx = data.indices(category)
+    maps = final_maps(data, idx)
+    scores = image_score(maps, data.score).numpy()
+    rank = np.empty(len(idx), int); rank[np.argsort(-scores, kind='stable')] = np.arange(1, len(idx) + 1)
+    masks = data.masks[idx]
+    thr = best_f1(PixelMetrics().update(maps, masks).tally())[1] if masks.any() else float(maps.max())
+    return dict(idx=idx, maps=maps, scores=scores, rank=rank, threshold=thr, range=(float(maps.min()), float(maps.max())))
+
+def map_figure(shown: dict, lo: float, hi: float) -> Figure:
+    "The explorer's picture of one image: image, mask, map, overlay, thresholded map vs mask (and the stage maps)."
+    rows = 2 if shown['stage_maps'] is not None else 1
+    fig = Figure(figsize=(13, 2.7 * rows))
+    fig.subplots_adjust(0.01, 0.02, 0.93, 0.9, 0.05, 0.2)
+    axes = fig.subplots(rows, 5, squeeze=False)
+    image, amap = shown['image'], shown['map']
+    show(axes[0, 0], image, 'image'); show(axes[0, 1], shown['mask'], 'ground truth', cmap='gray', vmin=0, vmax=1)
+    im = show_map(axes[0, 2], amap, vmin=lo, vmax=hi); overlay(axes[0, 3], image, amap, vmin=lo, vmax=hi)
+    show(axes[0, 4], _overlap(image, shown['prediction'], shown['mask']), 'map ≥ threshold vs mask')
+    fig.colorbar(im, ax=axes[0, 2:4], shrink=0.85)
+    if rows == 2:
+        maps = shown['stage_maps']
+        lo, hi = min(m.min() for m in maps), max(m.max() for m in maps)
+        for k, m in enumerate(maps): im = show_map(axes[1, k], m, f'stage {k + 1} (Eq. 3 term)', vmin=lo, vmax=hi)
+        fig.colorbar(im, ax=axes[1, :len(maps)], shrink=0.85)
+        for ax in axes[1, len(maps):]: ax.axis('off')
+    return fig
 
 class _View:
     "Display an explorer in Jupyter as its widget."
@@ -175,16 +201,7 @@ class AnomalyMapExplorer(_View):
         self._on_category()
 
     def _category(self, c: str) -> dict:
-        "Maps, scores, ranks and the F1-optimal pixel threshold of category `c` (computed once)."
-        if c not in self._cache:
-            idx = self.data.indices(c)
-            maps = final_maps(self.data, idx)
-            scores = image_score(maps, self.data.score).numpy()
-            rank = np.empty(len(idx), int); rank[np.argsort(-scores, kind='stable')] = np.arange(1, len(idx) + 1)
-            masks = self.data.masks[idx]
-            thr = best_f1(PixelMetrics().update(maps, masks).tally())[1] if masks.any() else float(maps.max())
-            self._cache[c] = dict(idx=idx, maps=maps, scores=scores, rank=rank, threshold=thr,
-                                  range=(float(maps.min()), float(maps.max())))
+        if c not in self._cache: self._cache[c] = category_maps(self.data, c)
         return self._cache[c]
 
     def _on_category(self, *_):
@@ -210,46 +227,56 @@ class AnomalyMapExplorer(_View):
         d, cat = self.data, self._category(self.category.value)
         i = self.selection[self.image.value]
         j = cat['idx'].index(i)
-        amap, mask, image = cat['maps'][j].numpy(), d.masks[i].numpy(), _rgb(d.images[i])
+        amap, mask, image = cat['maps'][j].numpy(), d.masks[i].numpy(), d.images[i].permute(1, 2, 0).numpy()
         pred = amap >= self.threshold.value
-        stage = [m[0].numpy() for m in to_image([s[i:i + 1].float() for s in d.stage_maps], d.size)] if self.stages.value else None
+        stage = [m[0].numpy() for m in to_image(d.parts([i])[0], d.size)] if self.stages.value else None
         self.shown = dict(index=i, image=image, mask=mask, map=amap, prediction=pred, stage_maps=stage)
         self.stats = dict(score=float(cat['scores'][j]), rank=int(cat['rank'][j]), of=len(cat['idx']),
                           threshold=self.threshold.value, **pixel_scores(pred, mask))
-        self.view.value = _png(self._figure())
+        self.view.value = _png(map_figure(self.shown, *cat['range']))
         s = self.stats
         at = (f"pixel F1 {s['F1']:.3f}, IoU {s['IoU']:.3f}" if mask.any() else
               f"good image: {pred.mean():.1%} of its pixels flagged")
         self.info.value = (f"<b>{d.categories[i]} / {d.names[i]}</b> &nbsp; score {s['score']:.3f}, rank {s['rank']} of "
                            f"{s['of']} &nbsp;|&nbsp; at threshold {s['threshold']:.3f}: {at}")
 
-    def _figure(self) -> Figure:
-        s, (lo, hi) = self.shown, self._category(self.category.value)['range']
-        rows = 2 if s['stage_maps'] is not None else 1
-        fig = Figure(figsize=(13, 2.7 * rows))
-        fig.subplots_adjust(0.01, 0.02, 0.93, 0.9, 0.05, 0.2)
-        axes = fig.subplots(rows, 5, squeeze=False)
-        norm = Normalize(lo, hi)
-        _panel(axes[0, 0], 'image', s['image'])
-        _panel(axes[0, 1], 'ground truth', s['mask'], cmap='gray', vmin=0, vmax=1)
-        im = _panel(axes[0, 2], 'anomaly map', s['map'], cmap='jet', norm=norm)
-        _panel(axes[0, 3], 'overlay', s['image'])
-        axes[0, 3].imshow(s['map'], cmap='jet', norm=norm, alpha=0.45)
-        _panel(axes[0, 4], 'map ≥ threshold vs mask', _overlap(s['image'], s['prediction'], s['mask']))
-        fig.colorbar(im, ax=axes[0, 2:4], shrink=0.85)
-        if rows == 2:
-            maps = s['stage_maps']
-            snorm = Normalize(min(m.min() for m in maps), max(m.max() for m in maps))
-            for k, m in enumerate(maps): im = _panel(axes[1, k], f'stage {k + 1} (Eq. 3 term)', m, cmap='jet', norm=snorm)
-            fig.colorbar(im, ax=axes[1, :len(maps)], shrink=0.85)
-            for ax in axes[1, len(maps):]: ax.axis('off')
-        return fig
-
 def anomaly_map_explorer(data: ExplorerData, category: str | None = None) -> AnomalyMapExplorer:
     "The anomaly-map explorer of `data` (display it in a notebook cell)."
     return AnomalyMapExplorer(data, category)
 
 # %% ../nbs/10_widgets.ipynb #3e370081
+def category_metrics(data: ExplorerData, maps: torch.Tensor, idx, cfg: MetricsConfig | None = None) -> dict[str, float]:
+    "Image AUROC, pixel AUROC and PRO of `maps` of images `idx` (NaN where they lack good or defective images)."
+    labels, masks = data.labels[idx], data.masks[idx]
+    out = dict.fromkeys(('AUC-I', 'AUC-P', 'PRO'), float('nan'))
+    if labels.all() or not labels.any(): return out
+    out['AUC-I'] = image_metrics(image_score(maps, data.score), labels)['AUC-I']
+    if masks.any(): out |= {k: v for k, v in pixel_metrics(maps, masks, cfg).items() if k in out}
+    return out
+
+def metrics_table(category: str, n: int, metrics: dict, timing: dict) -> str:
+    "HTML table of the raw and weighted maps' metrics, with the time the last move took."
+    cell = lambda v: 'n/a' if v != v else f'{100 * v:.1f}'
+    rows = ''.join(f"<tr><td>{name}</td>" + ''.join(f"<td style='text-align:right'>{cell(metrics[key][c])}</td>"
+                                                  for c in ('AUC-I', 'AUC-P', 'PRO')) + '</tr>'
+                   for name, key in (('raw 𝒜', 'raw'), ("weighted 𝒜′", 'weighted')))
+    return (f"<table><tr><th>{category} ({n} images)</th><th>AUC-I</th><th>AUC-P</th><th>PRO</th></tr>{rows}</table>"
+            f"<small>update {1e3 * timing['update_s']:.0f} ms + drawing {1e3 * timing['draw_s']:.0f} ms</small>")
+
+def reliability_figure(shown: dict, title: str, tau: float, k: int, lo: float, hi: float) -> Figure:
+    "The reliability explorer's picture of one image: image, sim (τ contour), weight, raw and weighted map."
+    fig = Figure(figsize=(15, 3.1))
+    fig.subplots_adjust(0.01, 0.02, 0.95, 0.88, 0.12)
+    ax = fig.subplots(1, 5)
+    show(ax[0], shown['image'], title); outline(ax[0], shown['mask'])
+    sim = shown['sim']
+    fig.colorbar(show(ax[1], sim, f"sim(x), k={k} (contour: τ)", cmap='viridis'), ax=ax[1], shrink=0.8)
+    if sim.min() < tau < sim.max(): ax[1].contour(sim, levels=[tau], colors='white', linewidths=0.8)
+    fig.colorbar(show(ax[2], shown['weight'], "weight σ((sim−τ)/δ)", cmap='gray', vmin=0, vmax=1), ax=ax[2], shrink=0.8)
+    show_map(ax[3], shown['raw'], 'raw map A', vmin=lo, vmax=hi)
+    fig.colorbar(show_map(ax[4], shown['weighted'], "weighted map A′", vmin=lo, vmax=hi), ax=ax[3:], shrink=0.8)
+    return fig
+
 class ReliabilityExplorer(_View):
     "Eq. 7–8 on one category: sim, weight, raw and weighted map of one image, and the category's metrics, per τ, δ, k."
     def __init__(self, data: ExplorerData, category: str | None = None, tau: float | None = None,
@@ -259,15 +286,15 @@ class ReliabilityExplorer(_View):
             raise ValueError("this ExplorerData has no sims and no guidance: the reliability explorer needs Eq. 7; "
                              "build it with explorer_data(detector, dataset, ks=(3,)) from an HLGFA detector")
         self.data, self.metrics_cfg, self._cache, self._hold = data, metrics, {}, True
-        cats, ks = sorted(set(data.categories)), data.neighbourhoods()
-        k = k or (data.score.neighbourhood if data.score.neighbourhood in ks else ks[0])
+        cats, ks, s = sorted(set(data.categories)), data.neighbourhoods(), data.score
         self.category = W.Dropdown(options=cats, value=category or cats[0], description='category')
         self.image = W.IntSlider(description='image', min=0, continuous_update=False)
         self.tau = W.FloatSlider(description='τ', min=-1, max=1, step=0.001, readout_format='.3f',
-                                 value=data.score.tau if tau is None else tau, continuous_update=False)
+                                 value=s.tau if tau is None else tau, continuous_update=False)
         self.delta = W.FloatLogSlider(description='δ', base=10, min=-4, max=0, step=0.05, readout_format='.4f',
-                                      value=data.score.delta if delta is None else delta, continuous_update=False)
-        self.k = W.SelectionSlider(description='k', options=ks, value=k, continuous_update=False)
+                                      value=s.delta if delta is None else delta, continuous_update=False)
+        self.k = W.SelectionSlider(description='k', options=ks, continuous_update=False,
+                                   value=k or (s.neighbourhood if s.neighbourhood in ks else ks[0]))
         self.table, self.view = W.HTML(), W.Image(format='png')
         self.widget = W.VBox([W.HBox([self.category, self.image]), W.HBox([self.tau, self.delta, self.k]),
                               self.table, self.view])
@@ -276,29 +303,29 @@ class ReliabilityExplorer(_View):
         for w in (self.tau, self.delta, self.k): w.observe(self.update, 'value')
         self._on_category()
 
+    @property
+    def score(self) -> ScoreConfig:
+        "The detector's scoring with Eq. 8 on (one weight from the mean sim) at the sliders' τ, δ and k."
+        return replace(self.data.score, reliability=True, combine='mean', tau=self.tau.value, delta=self.delta.value,
+                       neighbourhood=self.k.value)
+
     def _category(self, c: str) -> dict:
-        "What no slider changes: indices, masks, labels, raw map (summed, unsmoothed and smoothed) and its metrics."
+        "What no slider changes: indices, the raw map (summed; smoothed) at the image size, and the smoothed map's metrics."
         if c not in self._cache:
-            d, idx = self.data, self.data.indices(c)
-            raw = d.raw_maps(idx)
-            smooth = gaussian_smooth(raw, d.score.sigma)
+            idx = self.data.indices(c)
+            raw = sum(to_image(self.data.parts(idx)[0], self.data.size))
+            smooth = combine_maps([raw], self.data.size, replace(self.data.score, reliability=False)).map
             self._cache[c] = dict(idx=idx, raw=raw, smooth=smooth, sims={}, range=(float(smooth.min()), float(smooth.max())),
-                                  metrics=self._metrics(smooth, idx))
+                                  metrics=category_metrics(self.data, smooth, idx, self.metrics_cfg))
         return self._cache[c]
 
     def _sim(self, c: str, k: int) -> torch.Tensor:
+        "Eq. 7 of `c`'s images for neighbourhood `k` at the image size: the stages' sims resized and averaged."
         cat = self._category(c)
-        if k not in cat['sims']: cat['sims'][k] = self.data.sim_maps(cat['idx'], k)
+        if k not in cat['sims']:
+            sims = to_image(self.data.parts(cat['idx'], k)[1], self.data.size)
+            cat['sims'][k] = sum(sims) / len(sims)
         return cat['sims'][k]
-
-    def _metrics(self, maps: torch.Tensor, idx) -> dict[str, float]:
-        "Image AUROC, pixel AUROC and PRO of `maps` (NaN where the category lacks good or defective images)."
-        labels, masks = self.data.labels[idx], self.data.masks[idx]
-        out = dict.fromkeys(('AUC-I', 'AUC-P', 'PRO'), float('nan'))
-        if labels.all() or not labels.any(): return out
-        out['AUC-I'] = image_metrics(image_score(maps, self.data.score), labels)['AUC-I']
-        if masks.any(): out |= {k: v for k, v in pixel_metrics(maps, masks, self.metrics_cfg).items() if k in out}
-        return out
 
     def _on_category(self, *_):
         self._hold = True
@@ -306,58 +333,34 @@ class ReliabilityExplorer(_View):
         self._hold = False
         self.update()
 
-    def update(self, *_):
-        "Recompute the weighted maps and the metrics of the category for the current τ, δ, k, then redraw."
-        if self._hold: return
-        t0 = time.perf_counter()
-        cat = self._category(self.category.value)
-        sim = self._sim(self.category.value, self.k.value)
-        t1 = time.perf_counter()
-        self.weight = reliability_weight(sim, self.tau.value, self.delta.value)
-        self.weighted = gaussian_smooth(self.weight * cat['raw'], self.data.score.sigma)
-        self.metrics = dict(raw=cat['metrics'], weighted=self._metrics(self.weighted, cat['idx']))
-        t2 = time.perf_counter()
-        self._draw()
-        self.timing = dict(cache_s=t1 - t0, update_s=t2 - t1, draw_s=time.perf_counter() - t2)
-        self.table.value = self._table()
+# %% ../nbs/10_widgets.ipynb #2675ab52
+@patch
+def update(self: ReliabilityExplorer, *_):
+    "Recompute the weighted maps and the metrics of the category for the current τ, δ, k, then redraw."
+    if self._hold: return
+    t0 = time.perf_counter()
+    cat = self._category(self.category.value)
+    sim = self._sim(self.category.value, self.k.value)
+    t1 = time.perf_counter()
+    out = combine_maps([cat['raw']], self.data.size, self.score, [sim])
+    self.weight, self.weighted = out.weight, out.map
+    self.metrics = dict(raw=cat['metrics'], weighted=category_metrics(self.data, self.weighted, cat['idx'], self.metrics_cfg))
+    t2 = time.perf_counter()
+    self._draw()
+    self.timing = dict(cache_s=t1 - t0, update_s=t2 - t1, draw_s=time.perf_counter() - t2)
+    self.table.value = metrics_table(self.category.value, len(cat['idx']), self.metrics, self.timing)
 
-    def _draw(self, *_):
-        if self._hold: return
-        cat, j = self._category(self.category.value), self.image.value
-        i = cat['idx'][j]
-        self.shown = dict(index=i, image=_rgb(self.data.images[i]), mask=self.data.masks[i].numpy(),
-                          sim=self._sim(self.category.value, self.k.value)[j].numpy(), weight=self.weight[j].numpy(),
-                          raw=cat['smooth'][j].numpy(), weighted=self.weighted[j].numpy())
-        self.view.value = _png(self._figure())
-
-    def _table(self) -> str:
-        m, t = self.metrics, self.timing
-        cell = lambda v: 'n/a' if v != v else f'{100 * v:.1f}'
-        rows = ''.join(f"<tr><td>{name}</td>" + ''.join(f"<td style='text-align:right'>{cell(m[key][c])}</td>"
-                                                      for c in ('AUC-I', 'AUC-P', 'PRO')) + '</tr>'
-                       for name, key in (('raw 𝒜', 'raw'), ("weighted 𝒜′", 'weighted')))
-        return (f"<table><tr><th>{self.category.value} ({len(self._category(self.category.value)['idx'])} images)</th>"
-                f"<th>AUC-I</th><th>AUC-P</th><th>PRO</th></tr>{rows}</table>"
-                f"<small>update {1e3 * t['update_s']:.0f} ms + drawing {1e3 * t['draw_s']:.0f} ms</small>")
-
-    def _figure(self) -> Figure:
-        s, d = self.shown, self.data
-        lo, hi = self._category(self.category.value)['range']
-        fig = Figure(figsize=(15, 3.1))
-        fig.subplots_adjust(0.01, 0.02, 0.95, 0.88, 0.12)
-        ax = fig.subplots(1, 5)
-        _panel(ax[0], f"{d.categories[s['index']]} / {d.names[s['index']]}", s['image'])
-        if s['mask'].any(): ax[0].contour(s['mask'], levels=[0.5], colors='red', linewidths=0.8)
-        im = _panel(ax[1], f"sim(x), k={self.k.value} (contour: τ)", s['sim'], cmap='viridis')
-        if s['sim'].min() < self.tau.value < s['sim'].max():
-            ax[1].contour(s['sim'], levels=[self.tau.value], colors='white', linewidths=0.8)
-        fig.colorbar(im, ax=ax[1], shrink=0.8)
-        im = _panel(ax[2], f"weight σ((sim−τ)/δ)", s['weight'], cmap='gray', vmin=0, vmax=1)
-        fig.colorbar(im, ax=ax[2], shrink=0.8)
-        _panel(ax[3], 'raw map A', s['raw'], cmap='jet', vmin=lo, vmax=hi)
-        im = _panel(ax[4], "weighted map A′", s['weighted'], cmap='jet', vmin=lo, vmax=hi)
-        fig.colorbar(im, ax=ax[3:], shrink=0.8)
-        return fig
+@patch
+def _draw(self: ReliabilityExplorer, *_):
+    if self._hold: return
+    c = self.category.value
+    cat, j = self._category(c), self.image.value
+    i = cat['idx'][j]
+    self.shown = dict(index=i, image=self.data.images[i].permute(1, 2, 0).numpy(), mask=self.data.masks[i].numpy(),
+                      sim=self._sim(c, self.k.value)[j].numpy(), weight=self.weight[j].numpy(),
+                      raw=cat['smooth'][j].numpy(), weighted=self.weighted[j].numpy())
+    title = f"{self.data.categories[i]} / {self.data.names[i]}"
+    self.view.value = _png(reliability_figure(self.shown, title, self.tau.value, self.k.value, *cat['range']))
 
 def reliability_explorer(data: ExplorerData, category: str | None = None, **kwargs) -> ReliabilityExplorer:
     "The reliability explorer of `data` (display it in a notebook cell); kwargs: tau, delta, k, metrics."

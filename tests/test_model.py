@@ -1,12 +1,11 @@
-"HLGFA module (Eq. 1–6): shapes and dtypes for several backbones and sizes, identity at init, gradients, bad input."
+"HLGFA module (Eq. 1–6): shapes and dtypes for several backbones and sizes, identity at init, bad input."
 import functools
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from hlgfa_nb.backbone import FrozenBackbone, hr_lr_discrepancy, make_views, upsample_to
-from hlgfa_nb.model import HLGFA, HLGFAOutput, ModelConfig, resize
+from hlgfa_nb.backbone import FrozenBackbone, hr_lr_discrepancy, make_views, resize
+from hlgfa_nb.model import HLGFA, HLGFAOutput, ModelConfig
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def test_other_stage_sets():
 def test_identity_at_init(resnet18):
     fh, fl = features(resnet18, 2, 96, 64)
     with torch.no_grad(): out = HLGFA(resnet18.channels)(fh, fl)
-    for a, b, h in zip(out.f_hat, fl, fh): assert torch.equal(a, upsample_to(b, h))
+    for a, b, h in zip(out.f_hat, fl, fh): assert torch.equal(a, resize(b, h.shape[-2:]))
     for a, b in zip(hr_lr_discrepancy(fh, out.f_hat), hr_lr_discrepancy(fh, fl)): torch.testing.assert_close(a, b)
 
 
@@ -64,20 +63,6 @@ def test_switches():
     assert (m.structure_from, m.detail_from) == ([0, 1, 2], [0, 1, 2])
     m = HLGFA([8, 16, 32])
     assert (m.structure_from, m.detail_from) == ([1, 2, 2], [0, 0, 1])
-
-
-def test_gradients_reach_module_never_backbone(resnet18):
-    model = HLGFA(resnet18.channels)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    xh, xl = make_views(torch.rand(2, 3, 64, 96))
-    fh, fl = resnet18(xh), resnet18(xl)
-    for step in range(2):
-        opt.zero_grad()
-        loss = sum((1 - F.cosine_similarity(a, b, dim=1)).mean() for a, b in zip(model(fh, fl).f_hat, fh))
-        loss.backward()
-        if step == 0: opt.step()
-    assert all(p.grad is None and not p.requires_grad for p in resnet18.parameters())
-    assert [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0] == []
 
 
 def test_resize():
