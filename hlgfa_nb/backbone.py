@@ -14,10 +14,12 @@ from timm.layers import Conv2dSame
 from timm.layers.padding import get_same_padding
 from torch import nn
 
+from .losses import cosine_map
+
 # %% auto #0
 __all__ = ['PACKAGED_IMAGENET', 'PADDINGS', 'make_views', 'packaged_weights_file', 'map_by_position', 'packaged_imagenet_state',
            'load_features_model', 'ReflectConv2dSame', 'reflect_borders', 'drop_unused_blocks', 'FrozenBackbone',
-           'recalibrate_bn', 'upsample_to', 'hr_lr_discrepancy']
+           'resize', 'hr_lr_discrepancy']
 
 # %% ../nbs/01_backbone.ipynb #5d3a52ca
 def make_views(x: torch.Tensor, lr_scale: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,12 +68,17 @@ def _random(name: str, out_indices) -> nn.Module:
         return timm.create_model(name, features_only=True, out_indices=out_indices)
 
 def _load_all(model: nn.Module, sd: dict, name: str, source) -> nn.Module:
-    "Load `sd` into `model`; every tensor of `model` must be there with its shape (extra ones, e.g. a classifier, may be)."
-    try: missing = model.load_state_dict(sd, strict=False).missing_keys
-    except RuntimeError as e: missing = [str(e)[:300]]
-    if missing:
-        raise RuntimeError(f"cannot load weights {source} into {name}: {len(missing)} tensors missing or misshapen "
-                           f"(e.g. {missing[:2]}). Is the file for another architecture?")
+    "Load `sd` into `model`: every tensor of `model` with its shape, and no tensor `name`'s full model lacks."
+    try: res = model.load_state_dict(sd, strict=False)
+    except RuntimeError as e:
+        raise RuntimeError(f"cannot load weights {source} into {name}: tensors misshapen ({str(e)[:300]}). Is the file "
+                           "for another architecture?") from None
+    if res.missing_keys:
+        raise RuntimeError(f"cannot load weights {source} into {name}: {len(res.missing_keys)} tensors missing "
+                           f"(e.g. {res.missing_keys[:2]}). Is the file for another architecture?")
+    if res.unexpected_keys and (foreign := sorted(set(res.unexpected_keys) - set(timm.create_model(name).state_dict()))):
+        raise RuntimeError(f"cannot load weights {source} into {name}: {len(foreign)} tensors that {name} does not have "
+                           f"(e.g. {foreign[:2]}). Is the file for a deeper or other architecture?")
     return model
 
 def _hub(name: str, out_indices) -> nn.Module:
@@ -168,28 +175,14 @@ class FrozenBackbone(nn.Module):
     def extra_repr(self):
         return f"name={self.name}, stages={self.stages}, weights={self.weights!r}, padding={self.padding}, channels={self.channels}"
 
-# %% ../nbs/01_backbone.ipynb #eeae909f
-@torch.no_grad()
-def recalibrate_bn(backbone: FrozenBackbone, images) -> FrozenBackbone:
-    "Re-estimate the backbone's BatchNorm statistics from `images` (iterable of N×3×H×W batches in [0,1])."
-    bns = [m for m in backbone.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not bns: return backbone
-    saved = [m.momentum for m in bns]
-    for m in bns: m.reset_running_stats(); m.momentum = None; m.train()
-    n = 0
-    try:
-        for x in images:
-            backbone.model((x - backbone.mean) / backbone.std); n += len(x)
-    finally:
-        for m, mom in zip(bns, saved): m.momentum = mom; m.eval()
-    if n == 0: raise ValueError("recalibrate_bn got no images; pass an iterable of image batches")
-    return backbone
-
 # %% ../nbs/01_backbone.ipynb #ed278b3d
-def upsample_to(f: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    "Bilinear resize of `f` to the spatial size of `ref` (Eq. 1's up-sampling operator)."
-    return f if f.shape[-2:] == ref.shape[-2:] else F.interpolate(f, size=ref.shape[-2:], mode='bilinear', align_corners=False)
+def resize(f: torch.Tensor, size, mode: str = 'bilinear') -> torch.Tensor:
+    "Resize `f` (N×C×h×w) to `size` (H, W): 'area' averages each output cell's footprint, else `F.interpolate(mode)`."
+    size = tuple(size)
+    if tuple(f.shape[-2:]) == size: return f
+    if mode == 'area': return F.adaptive_avg_pool2d(f, size)
+    return F.interpolate(f, size=size, mode=mode, **({} if mode == 'nearest' else dict(align_corners=False)))
 
 def hr_lr_discrepancy(feats_h: list[torch.Tensor], feats_l: list[torch.Tensor]) -> list[torch.Tensor]:
-    "Per stage, 1 - cosine(f_h, up(f_l)) over channels: N×H_s×W_s maps in [0, 2]."
-    return [1 - F.cosine_similarity(fh, upsample_to(fl, fh), dim=1) for fh, fl in zip(feats_h, feats_l)]
+    "Per stage, 1 − cos(f_h, up(f_l)) over channels (Eq. 9's map): N×H_s×W_s maps in [0, 2]."
+    return [cosine_map(fh, resize(fl, fh.shape[-2:])) for fh, fl in zip(feats_h, feats_l)]

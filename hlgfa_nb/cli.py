@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cli.ipynb #9ea6ff2c
 from __future__ import annotations
-import argparse, sys, tempfile, time
+import argparse, shlex, sys, tempfile, time
 from pathlib import Path
 
 # %% auto #0
@@ -56,6 +56,7 @@ def demo(out='hlgfa_out', n_train: int = 32, progress: bool = True, **overrides)
     from hlgfa_nb.train import fit, preset
     from hlgfa_nb.evaluate import evaluate, evaluate_detector, untrained_detector
     t0, out = time.perf_counter(), Path(out)
+    again = (out/'run'/'checkpoint.pt').is_file()             # an earlier demo here: its results are replaced
     out.mkdir(parents=True, exist_ok=True)
     cfg = preset('demo', **{'device': 'cpu', **overrides})
     print(f"[1/4] synthetic MVTec-layout data ({cfg.image_size} px, {n_train} normal training images per category)")
@@ -68,7 +69,7 @@ def demo(out='hlgfa_out', n_train: int = 32, progress: bool = True, **overrides)
                                progress=progress, title='untrained module (reference)')
     (out/'metrics_untrained.md').write_text(before.to_markdown())
     print("[4/4] evaluating the trained module")
-    after = evaluate(ckpt, cfg.root, out_dir=out, device=cfg.device, examples=3, progress=progress)
+    after = evaluate(ckpt, cfg.root, out_dir=out, device=cfg.device, examples=3, progress=progress, overwrite=again)
     print('\n' + after.to_markdown())
     print("image / pixel AUROC, untrained → trained: " + ', '.join(
         f"{k} {100 * before.mean[k]:.1f} → {100 * after.mean[k]:.1f}" for k in ('AUC-I', 'AUC-P')))
@@ -78,13 +79,22 @@ def demo(out='hlgfa_out', n_train: int = 32, progress: bool = True, **overrides)
     return out
 
 # %% ../nbs/11_cli.ipynb #ec7d8937
-def train(data, out, preset='cpu', config=None, categories=None, per_category=False, resume=False, progress=True,
-          **overrides) -> Path:
+def _base_config(out: Path, preset: str, config, resume: bool):
+    "The config a run starts from: `config`, else (resuming) the one saved in `out`, else `preset`'s."
+    from hlgfa_nb import train as T
+    if config: return T.load_config(config)
+    if resume and (out/'config.json').is_file(): return T.load_config(out/'config.json')
+    return T.preset(preset)
+
+def train(data=None, out='hlgfa_run', preset='cpu', config=None, categories=None, per_category=False, resume=False,
+          progress=True, **overrides) -> Path:
     "Train on `data` into `out` (see `hlgfa train --help`); returns the checkpoint (or the per-category folder)."
     from hlgfa_nb import train as T
     from dataclasses import replace
+    base = _base_config(Path(out), preset, config, resume)
+    data = data or (base.root if resume else None)
+    if data is None: raise ValueError("--data is required (it may be left out only with --resume of a saved run).")
     if not Path(data).is_dir(): raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
-    base = T.load_config(config) if config else T.preset(preset)
     cfg = replace(base, root=str(data), categories=tuple(categories) if categories else base.categories, **overrides)
     print(f"training {cfg.backbone} (weights: {cfg.weights or 'random init'}), {cfg.image_size} px, {cfg.epochs} epochs, "
           f"batch {cfg.batch_size}, augmentation {'on' if cfg.augment else 'off'} → {out}")
@@ -105,16 +115,17 @@ def find_checkpoints(path):
                             "by `hlgfa train`, or a folder with one sub-folder per category).")
 
 def evaluate_cmd(checkpoint, data=None, out='hlgfa_eval', categories=None, examples=4, batch_size=8, device='auto',
-                 progress=True):
-    "Evaluate checkpoint(s) on `data` and write Table 3, scores and figures into `out`."
+                 weights=None, force=False, progress=True) -> int:
+    "Evaluate checkpoint(s) on `data` and write Table 3, scores and figures into `out`; 1 if a category failed."
     import matplotlib; matplotlib.use('Agg')
     from hlgfa_nb.evaluate import evaluate
     if data is not None and not Path(data).is_dir(): raise FileNotFoundError(f"--data {data}: no such folder.")
     res = evaluate(find_checkpoints(checkpoint), data, out_dir=out, categories=categories, batch_size=batch_size,
-                   device=device, examples=examples, progress=progress)
+                   device=device, examples=examples, progress=progress, weights=weights, overwrite=force)
     print('\n' + res.to_markdown())
     print(f"wrote {Path(out)/'metrics.md'}, metrics.csv, scores.csv and examples_<category>.png in {Path(out).resolve()}")
-    return res
+    for c, why in res.failed.items(): print(f"hlgfa eval: category {c} not evaluated: {why}", file=sys.stderr)
+    return int(bool(res.failed))
 
 # %% ../nbs/11_cli.ipynb #100c5521
 def training_throughput(backbone='tf_efficientnet_lite2', size=256, steps=4, batch=8, device='cpu') -> dict[str, float]:
@@ -194,13 +205,14 @@ def _parser() -> argparse.ArgumentParser:
                        description='Train the HLGFA module on the normal training images of DATA (MVTec AD layout: '
                        'DATA/<category>/train/good/*.png). Writes OUT/checkpoint.pt, config.json and history.json. '
                        'Options left out take the preset\'s value.')
-    t.add_argument('--data', required=True, help='dataset root (MVTec AD layout) or one category folder')
+    t.add_argument('--data', help="dataset root (MVTec AD layout) or one category folder (with --resume: the saved run's)")
     t.add_argument('--out', required=True, help='output folder of the run')
     t.add_argument('--preset', default='cpu', help=_preset_help() + " (default: cpu)")
     t.add_argument('--config', help='a config.json of an earlier run, instead of a preset')
     t.add_argument('--categories', nargs='+', help='categories to train on (default: all under --data)')
     t.add_argument('--per-category', action='store_true', help='one model per category (default: one model for all)')
-    t.add_argument('--resume', action='store_true', help='continue the run saved in --out')
+    t.add_argument('--resume', action='store_true', help="continue the run saved in --out, with its config.json (flags "
+                   "given override it; --epochs may grow)")
     add_config_options(t)
 
     e = sub.add_parser('eval', formatter_class=fmt, help='evaluate a checkpoint: Table 3, scores, figures',
@@ -212,6 +224,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument('--categories', nargs='+', help='categories to evaluate (default: those the model was trained on)')
     e.add_argument('--examples', type=int, default=4, help='defective images per category in the figure')
     e.add_argument('--batch-size', type=int, default=8); e.add_argument('--device', default='auto')
+    e.add_argument('--weights', type=weights_arg, help="backbone weights file, if the checkpoint's has moved (checked "
+                   "against the checkpoint's fingerprint)")
+    e.add_argument('--force', action='store_true', help='replace an earlier evaluation in --out')
 
     r = sub.add_parser('reproduce', help='HLGFA beside PatchCore in one harness (Table 3), or the loss ablation',
                        description='Train and evaluate HLGFA and PatchCore on DATA with the same backbone and images and '
@@ -238,13 +253,28 @@ def _parser() -> argparse.ArgumentParser:
 
 _COMMANDS = {'demo': demo, 'train': train, 'eval': evaluate_cmd, 'reproduce': reproduce_cmd, 'bench': bench}
 
+def _interrupted(cmd: str, argv: list[str], args: dict) -> str:
+    "The one line Ctrl-C prints: what was kept and, for a training run, the exact command that resumes it."
+    if cmd != 'train': return f"hlgfa {cmd}: interrupted."
+    from hlgfa_nb.train import load_checkpoint
+    ckpt = Path(args['out'])/'checkpoint.pt'
+    if not ckpt.is_file(): return f"hlgfa train: interrupted before the first checkpoint; nothing was kept in {args['out']}."
+    state = load_checkpoint(ckpt)
+    again = shlex.join(['hlgfa', *argv, *([] if '--resume' in argv else ['--resume'])])
+    return (f"hlgfa train: interrupted; {ckpt} holds step {state['step']} of {state['total_steps']}. Resume with: "
+            f"{again}")
+
 def main(argv=None) -> int:
     "Entry point of the `hlgfa` command; errors a user can fix are one line on stderr and exit status 2."
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = vars(_parser().parse_args(argv))
     cmd = args.pop('command')
     if cmd in ('demo', 'train', 'reproduce'): args.update(config_overrides(args))
-    try: _COMMANDS[cmd](**args)
+    try: result = _COMMANDS[cmd](**args)
+    except KeyboardInterrupt:
+        print(_interrupted(cmd, argv, args), file=sys.stderr)
+        return 130
     except (OSError, ValueError, RuntimeError, TypeError, FloatingPointError) as e:
         print(f"hlgfa {cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
-    return 0
+    return result if cmd == 'eval' else 0

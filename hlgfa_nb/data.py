@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #9da01bd5
 from __future__ import annotations
-import hashlib, json, os, shutil, tarfile, tempfile, urllib.error, urllib.request
+import hashlib, json, os, shutil, tarfile, tempfile, urllib.error, urllib.request, warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +14,10 @@ from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'SYNTHETIC_CATEGORIES', 'DEFECT_TYPES', 'MVTEC_URL', 'MVTEC_SHA256', 'read_image', 'read_mask',
-           'list_categories', 'Sample', 'scan_category', 'MVTecDataset', 'synthetic_image', 'make_synthetic_mvtec',
-           'dev_data_root', 'sha256', 'download', 'download_mvtec']
+__all__ = ['IMAGE_EXTS', 'SYNTHETIC_CATEGORIES', 'DEFECT_TYPES', 'MVTEC_URL', 'MVTEC_SHA256', 'read_image', 'mask_pixels',
+           'read_mask', 'list_categories', 'as_categories', 'select_categories', 'Sample', 'scan_category',
+           'MVTecDataset', 'synthetic_image', 'make_synthetic_mvtec', 'dev_data_root', 'sha256', 'download',
+           'download_mvtec']
 
 # %% ../nbs/00_data.ipynb #74eb15a2
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -31,44 +32,71 @@ def _open(path) -> Image.Image:
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as e:
         raise ValueError(f"cannot read image {path}: {e}. Replace or remove this file.") from None
 
-def _to_rgb(im: Image.Image) -> np.ndarray:
-    "H×W×3 float32 in [0,1] from any PIL mode (gray, 16-bit gray, palette, RGBA)."
-    if im.mode.startswith('I;16') or im.mode == 'I':
-        a = np.asarray(im, dtype=np.float32) / (65535. if im.mode.startswith('I;16') else max(float(np.asarray(im).max()), 1.))
-        return np.repeat(a[..., None], 3, axis=2).clip(0, 1)
-    return np.asarray(im.convert('RGB'), dtype=np.float32) / 255.
+def _gray_float(im: Image.Image, path) -> np.ndarray:
+    "A 16-bit, 32-bit integer or float gray image as H×W float32 in [0, 1], scaled by its type's range."
+    a = np.asarray(im, dtype=np.float32)
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0., 0.)
+    if im.mode == 'F':
+        if not np.isfinite(a).all() or lo < 0 or hi > 1:
+            raise ValueError(f"float image {path} has values in [{lo:.4g}, {hi:.4g}]: a float image must hold finite "
+                             "values in [0, 1]. Rescale it, or save it as 8- or 16-bit.")
+        return a
+    if lo < 0 or hi > 65535:
+        raise ValueError(f"32-bit integer image {path} has values in [{lo:.0f}, {hi:.0f}], beyond 16 bits: its scale "
+                         "is unknown. Save it as 8- or 16-bit.")
+    return a / 65535.
 
-def _rgb_resized(im: Image.Image, size=None) -> np.ndarray:
-    if size is not None:
-        h, w = _hw(size)
-        if im.mode not in ('L', 'RGB'): im = Image.fromarray((_to_rgb(im) * 255).round().astype(np.uint8))
-        im = im.resize((w, h), Image.BILINEAR)
-    return _to_rgb(im)
+def _rgb_resized(im: Image.Image, size=None, path='image') -> np.ndarray:
+    "H×W×3 float32 in [0, 1] from any PIL mode (see the table), resized to `size` if given."
+    if im.mode == 'F' or im.mode.startswith('I'):
+        g = Image.fromarray(_gray_float(im, path), 'F')
+        if size is not None: g = g.resize(_hw(size)[::-1], Image.BILINEAR)
+        return np.repeat(np.asarray(g, dtype=np.float32)[..., None], 3, axis=2).clip(0, 1)
+    if im.mode not in ('L', 'RGB'): im = im.convert('RGB')
+    if size is not None: im = im.resize(_hw(size)[::-1], Image.BILINEAR)
+    return np.asarray(im.convert('RGB'), dtype=np.float32) / 255.
 
 def read_image(path, size=None) -> np.ndarray:
     "Image at `path` as H×W×3 float32 in [0,1]; resized (antialiased bilinear) to `size` (int or (h, w)) if given."
-    return _rgb_resized(_open(path), size)
+    return _rgb_resized(_open(path), size, path)
 
 def _hw(size): return (size, size) if isinstance(size, int) else tuple(size)
 
 # %% ../nbs/00_data.ipynb #f927ebe3
+def mask_pixels(im: Image.Image) -> np.ndarray:
+    "Defect pixels of a mask image: > 0 when its largest value is 1, else > half its range (8 or 16 bit); H×W bool."
+    a = np.asarray(im)
+    if a.ndim == 3: a = a[..., :3].max(2)                   # colour: the brightest channel (alpha ignored)
+    top = int(a.max()) if a.size else 0
+    return a > 0 if top <= 1 else a > (127 if top <= 255 else 32767)
+
 def read_mask(path, image_size: tuple[int, int], size=None) -> np.ndarray:
     "Mask at `path` as a bool H×W array; `image_size` is the (w, h) of its image, checked against the mask's."
-    im = _open(path).convert('L')
+    im = _open(path)
     if im.size != tuple(image_size):
         raise ValueError(f"mask {path} is {im.size[0]}x{im.size[1]} but its image is {image_size[0]}x{image_size[1]}; "
                          "a mask must have the size of its image.")
-    if size is None: return np.asarray(im) > 127
+    full = mask_pixels(im)
+    if size is None: return full
     h, w = _hw(size)
-    small = np.asarray(im.resize((w, h), Image.NEAREST)) > 127
-    if small.any() or not (np.asarray(im) > 127).any(): return small
-    return np.asarray(im.resize((w, h), Image.BOX)) > 0  # a thin defect nearest-neighbour would drop: keep it
+    big = Image.fromarray(full.astype(np.uint8) * 255)
+    small = np.asarray(big.resize((w, h), Image.NEAREST)) > 127
+    if small.any() or not full.any(): return small
+    return np.asarray(big.resize((w, h), Image.BOX)) > 0  # a thin defect nearest-neighbour would drop: keep it
 
 # %% ../nbs/00_data.ipynb #de2fd4ad
 def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith('.'))
 
 def _is_category(folder: Path) -> bool: return (folder/'train'/'good').is_dir()
+
+def _near_miss(folder: Path) -> str | None:
+    "Why `folder` looks like a category but is not one (train/good spelt in another case), else None."
+    if not folder.is_dir() or _is_category(folder): return None
+    for t in (p for p in folder.iterdir() if p.is_dir() and p.name.lower() == 'train'):
+        for g in (p for p in t.iterdir() if p.is_dir() and p.name.lower() == 'good'):
+            return f"{g} is not read: the normal training images must be in {folder/'train'/'good'} (lower case)"
+    return None
 
 def list_categories(root) -> dict[str, Path]:
     "Categories under `root` as {name: folder}; `root` may itself be a category folder (has `train/good`)."
@@ -77,11 +105,25 @@ def list_categories(root) -> dict[str, Path]:
         raise FileNotFoundError(f"dataset root {root} does not exist. Expected an MVTec AD-style folder "
                                 "<root>/<category>/train/good, or a category folder with train/good inside.")
     if _is_category(root): return {root.name: root}
+    for why in filter(None, map(_near_miss, [root, *sorted(root.iterdir())])): warnings.warn(why, stacklevel=2)
     cats = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and _is_category(p)}
     if not cats:
         raise FileNotFoundError(f"no category under {root}: expected <root>/<category>/train/good/ (MVTec AD layout) "
                                 "or a category folder with train/good/ inside.")
     return cats
+
+def as_categories(categories) -> tuple[str, ...] | None:
+    "A `categories` argument as a tuple of names: one name becomes a 1-tuple; None (every category) stays None."
+    if categories is None: return None
+    return (categories,) if isinstance(categories, str) else tuple(categories)
+
+def select_categories(root, categories=None) -> dict[str, Path]:
+    "{name: folder} of `categories` of `root` (one name, several, or None: all), each checked to exist there."
+    found = list_categories(root)
+    names = as_categories(categories) or tuple(found)
+    if unknown := [c for c in names if c not in found]:
+        raise ValueError(f"categories {unknown} not found under {root}; available: {sorted(found)}")
+    return {c: found[c] for c in names}
 
 # %% ../nbs/00_data.ipynb #4ab9157a
 @dataclass(frozen=True)
@@ -121,27 +163,46 @@ def scan_category(folder, split: str = 'train', category: str | None = None) -> 
     return samples
 
 # %% ../nbs/00_data.ipynb #70657b2b
+def _aspect_range(paths) -> tuple[float, float]:
+    "Smallest and largest width/height of the images at `paths` (headers only)."
+    ratios = []
+    for p in paths:
+        with Image.open(p) as im: ratios.append(im.size[0] / im.size[1])
+    return min(ratios), max(ratios)
+
 class MVTecDataset(torch.utils.data.Dataset):
     "Images and masks of one split of one or more categories of an MVTec AD-style folder."
     def __init__(self, root, split: str = 'train', categories=None, size=256):
-        found = list_categories(root)
-        categories = [categories] if isinstance(categories, str) else list(categories or found)
-        if unknown := [c for c in categories if c not in found]:
-            raise ValueError(f"categories {unknown} not found under {root}; available: {sorted(found)}")
-        self.root, self.split, self.size, self.categories = Path(root), split, size, categories
-        self.samples = [s for c in categories for s in scan_category(found[c], split, c)]
+        found = select_categories(root, categories)
+        self.root, self.split, self.size, self.categories = Path(root), split, size, list(found)
+        self.samples = [s for c, folder in found.items() for s in scan_category(folder, split, c)]
 
     def __len__(self): return len(self.samples)
 
     def __getitem__(self, i) -> dict:
         s = self.samples[i]
         im = _open(s.path)
-        img = _rgb_resized(im, self.size)
+        img = _rgb_resized(im, self.size, s.path)
         h, w = img.shape[:2]
         mask = (read_mask(s.mask_path, im.size, (h, w)) if s.mask_path else np.zeros((h, w), bool))
+        if s.mask_path and not mask.any():
+            warnings.warn(f"the mask {s.mask_path} of defective image {s.path} marks no pixel: pixel metrics will see "
+                          "no defect there. Check its values (a defect is > 0 in 0/1 masks, > 127 in 0/255 masks).")
         return dict(image=torch.from_numpy(img).permute(2, 0, 1).contiguous(), mask=torch.from_numpy(mask)[None],
                     label=s.label, category=s.category, category_id=self.categories.index(s.category),
                     defect=s.defect, path=str(s.path))
+
+    def summary(self) -> str:
+        "One line: how many images of which categories (and defect types), at what size, squashed or not."
+        per = {c: sum(s.category == c for s in self.samples) for c in self.categories}
+        kinds = sorted({s.defect for s in self.samples} - {'good'})
+        h, w = _hw(self.size)
+        lo, hi = _aspect_range(s.path for s in self.samples)
+        squashed = max(abs(lo - w / h), abs(hi - w / h)) > 0.01 * w / h
+        shape = f"; width/height {lo:.2f}–{hi:.2f}, squashed to {w}×{h}" if squashed else ''
+        return (f"{self.split}: {len(self)} images of {len(per)} categor{'y' if len(per) == 1 else 'ies'} ("
+                + ', '.join(f"{c} {n}" for c, n in per.items()) + ')'
+                + (f", defect types {kinds}" if kinds else '') + shape)
 
     def __repr__(self):
         kinds = sorted({s.defect for s in self.samples})

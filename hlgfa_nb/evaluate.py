@@ -4,23 +4,24 @@
 
 # %% ../nbs/09_evaluate.ipynb #1893afc0
 from __future__ import annotations
-import csv, math
-from dataclasses import dataclass
+import csv, math, warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .data import MVTecDataset, list_categories
+from .data import MVTecDataset, as_categories, list_categories, select_categories
 from .metrics import METRIC_NAMES, MetricsConfig, PixelMetrics, image_metrics
 from .scoring import AnomalyDetector
+from .viz import outline, overlay, show, show_map
 from .train import Config, build_backbone, build_module, load_trained, resolve_device
 
 # %% auto #0
-__all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'load_detector', 'untrained_detector', 'CategoryResult',
-           'pick_examples', 'evaluate_category', 'category_group', 'EvalResult', 'plot_examples', 'describe',
-           'evaluate', 'write_report', 'evaluate_detector']
+__all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'REPORT_FILES', 'load_detector', 'untrained_detector',
+           'CategoryResult', 'pick_examples', 'evaluate_category', 'category_group', 'EvalResult', 'plot_examples',
+           'describe', 'report_folder', 'evaluate', 'write_report', 'evaluate_detector']
 
 # %% ../nbs/09_evaluate.ipynb #f6d15dad
 def load_detector(checkpoint, device='auto') -> AnomalyDetector:
@@ -98,10 +99,11 @@ class EvalResult:
     "Per-category results of an evaluation, with the table, CSV files and figures made from them."
     categories: dict[str, CategoryResult]
     title: str = ''
+    failed: dict[str, str] = field(default_factory=dict)   # category: why it could not be evaluated
 
     @property
     def mean(self) -> dict[str, float]:
-        "The mean of each metric over the categories (Table 3's 'Average')."
+        "The mean of each metric over the evaluated categories (Table 3's 'Average')."
         return {k: float(np.mean([r.metrics[k] for r in self.categories.values()])) for k in METRIC_NAMES}
 
     def rows(self) -> list[tuple[str, str, dict[str, float]]]:
@@ -120,6 +122,7 @@ class EvalResult:
             lead = ([g if g != last else ''] if grouped else []) + [f"**{c}**" if c == 'Average' else c]
             last = g
             lines.append('| ' + ' | '.join(lead + [f"{100 * m[k]:.{digits}f}" for k in TABLE3_COLUMNS]) + ' |')
+        lines += [''] + [f"Not evaluated: {c}: {why}" for c, why in self.failed.items()] if self.failed else []
         return '\n'.join(lines) + '\n'
 
     def write_csv(self, path) -> Path:
@@ -145,25 +148,22 @@ def plot_examples(results, per_category: int | None = None, size: float = 2.0):
     rows = [(r, e) for r in results for e in r.examples[:per_category]]
     if not rows: raise ValueError("no examples to plot: evaluate with examples > 0.")
     fig, axes = plt.subplots(len(rows), 4, figsize=(4 * size, len(rows) * size), squeeze=False)
-    for ax, title in zip(axes[0], ('image', 'ground truth', 'anomaly map', 'overlay')): ax.set_title(title, fontsize=9)
-    for (r, e), ax in zip(rows, axes):
-        img, mask, amap, (lo, hi) = e['image'].permute(1, 2, 0).numpy(), e['mask'].numpy(), e['map'].numpy(), r.map_range
-        ax[0].imshow(img); ax[1].imshow(mask, cmap='gray', vmin=0, vmax=1)
-        ax[2].imshow(amap, cmap='jet', vmin=lo, vmax=hi)
-        ax[3].imshow(img); ax[3].imshow(amap, cmap='jet', vmin=lo, vmax=hi, alpha=0.45)
-        if mask.any(): ax[3].contour(mask, levels=[0.5], colors='white', linewidths=0.8)
+    for k, ((r, e), ax) in enumerate(zip(rows, axes)):
+        heads, (lo, hi) = ('image', 'ground truth', 'anomaly map', 'overlay') if k == 0 else ('',) * 4, r.map_range
+        show(ax[0], e['image'], heads[0]); show(ax[1], e['mask'], heads[1], cmap='gray', vmin=0, vmax=1)
+        show_map(ax[2], e['map'], heads[2], vmin=lo, vmax=hi)
+        overlay(ax[3], e['image'], e['map'], heads[3], vmin=lo, vmax=hi); outline(ax[3], e['mask'], 'white')
         ax[0].set_ylabel(f"{r.category}\n{e['defect']}  ({e['score']:.3g})", fontsize=8)
-        for a in ax: a.set_xticks([]); a.set_yticks([])
     fig.tight_layout()
     return fig
 
 # %% ../nbs/09_evaluate.ipynb #44db8148
-def _detectors(checkpoint, device):
+def _detectors(checkpoint, device, weights=None):
     "{category or None: (config, detector, trained categories)} for a checkpoint or a {category: checkpoint} dict."
     items = checkpoint.items() if isinstance(checkpoint, dict) else [(None, checkpoint)]
     out = {}
     for cat, path in items:
-        cfg, backbone, module, state = load_trained(path, device)
+        cfg, backbone, module, state = load_trained(path, device, weights=weights)
         out[cat] = (cfg, AnomalyDetector(backbone, module, cfg.score, cfg.lr_scale), state['categories'])
     return out
 
@@ -172,10 +172,24 @@ def describe(cfg: Config) -> str:
     w = 'RANDOMLY INITIALISED (not comparable with the paper)' if cfg.weights is None else cfg.weights
     return f"{cfg.backbone}, weights {w}, {cfg.image_size} px"
 
+REPORT_FILES = ('metrics.csv', 'metrics.md', 'scores.csv')
+
+def report_folder(out_dir, overwrite: bool = False) -> Path:
+    "`out_dir`, made if missing, after checking it is a folder without an earlier evaluation (unless `overwrite`)."
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"{out} is a file: give a folder for the evaluation.")
+    if not overwrite and (old := [f for f in REPORT_FILES if (out/f).exists()]):
+        raise FileExistsError(f"{out} already holds an evaluation ({', '.join(old)}): choose another folder, or replace "
+                              "it with overwrite=True (hlgfa eval --force).")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
 def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: int = 8, device='auto',
-             examples: int = 4, metrics_cfg: MetricsConfig | None = None, progress: bool = True) -> EvalResult:
-    "Table 3 and Fig. 6 of a checkpoint (or {category: checkpoint}) on the test images of `root`."
-    dets = _detectors(checkpoint, device)
+             examples: int = 4, metrics_cfg: MetricsConfig | None = None, progress: bool = True, weights=None,
+             overwrite: bool = False) -> EvalResult:
+    "Table 3 and Fig. 6 of a checkpoint (or {category: checkpoint}) on the test images of `root`, category by category."
+    if out_dir is not None: report_folder(out_dir, overwrite)
+    dets = _detectors(checkpoint, device, weights)
     cfg0, _, trained = next(iter(dets.values()))
     root = root if root is not None else cfg0.root
     if root is None: raise ValueError("no dataset root: pass root=<folder in MVTec AD layout>.")
@@ -183,26 +197,31 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
     if categories is None:
         mine = [c for c in (dets if None not in dets else trained) if c in found]
         categories = mine or list(found)
-    categories = [categories] if isinstance(categories, str) else list(categories)
+    categories = list(as_categories(categories))
     if None not in dets and (missing := [c for c in categories if c not in dets]):
         raise ValueError(f"no checkpoint for categories {missing}; the per-category checkpoints cover {sorted(dets)}.")
-    results = {}
+    result = EvalResult({}, f"HLGFA on {Path(root).name}: {describe(cfg0)}")
     for c in categories:
         cfg, det, _ = dets[c if c in dets else None]
-        test = MVTecDataset(root, 'test', c, size=cfg.image_size)
-        results[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg, progress)
-    result = EvalResult(results, f"HLGFA on {Path(root).name}: {describe(cfg0)}")
-    if out_dir is not None: write_report(result, out_dir)
+        try:
+            test = MVTecDataset(root, 'test', c, size=cfg.image_size)
+            result.categories[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg, progress)
+        except (OSError, ValueError) as e:
+            result.failed[c] = ' '.join(str(e).split())
+            warnings.warn(f"category {c} not evaluated: {result.failed[c]}", stacklevel=2)
+        if out_dir is not None and result.categories: write_report(result, out_dir, figures=[c])
+    if not result.categories:
+        raise ValueError("no category could be evaluated: " + '; '.join(f"{c}: {w}" for c, w in result.failed.items()))
     return result
 
-def write_report(result: EvalResult, out_dir) -> dict[str, Path]:
-    "metrics.csv, metrics.md, scores.csv and one examples_<category>.png per category, in `out_dir`."
+def write_report(result: EvalResult, out_dir, figures=None) -> dict[str, Path]:
+    "metrics.csv, metrics.md, scores.csv and examples_<category>.png for the categories in `figures` (default: all)."
     import matplotlib.pyplot as plt
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     files = dict(csv=result.write_csv(out/'metrics.csv'), scores=result.write_scores(out/'scores.csv'))
     (files.setdefault('md', out/'metrics.md')).write_text(result.to_markdown())
     for c, r in result.categories.items():
-        if r.examples:
+        if r.examples and (figures is None or c in figures):
             fig = plot_examples(r); files[c] = out/f'examples_{c}.png'
             fig.savefig(files[c], dpi=100); plt.close(fig)
     return files
@@ -211,7 +230,7 @@ def write_report(result: EvalResult, out_dir) -> dict[str, Path]:
 def evaluate_detector(detector, root, categories=None, size: int = 256, batch_size: int = 8, examples: int = 4,
                       metrics_cfg: MetricsConfig | None = None, progress: bool = True, title: str = '') -> EvalResult:
     "Table 3 of one detector on the test images (resized to `size`) of `categories` of `root` (default: all)."
-    cats = list(list_categories(root)) if categories is None else [categories] if isinstance(categories, str) else list(categories)
+    cats = list(select_categories(root, categories))
     res = {}
     for c in cats:
         test = MVTecDataset(root, 'test', c, size=size)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_train.ipynb #2e73e81b
 from __future__ import annotations
-import json, math, os, socket, tempfile, time
+import json, math, os, shutil, socket, tempfile, time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -13,10 +13,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 import hlgfa_nb
-from .data import MVTecDataset
+from .data import MVTecDataset, as_categories
 from .backbone import FrozenBackbone, PADDINGS, make_views
 from .model import HLGFA, ModelConfig
 from .losses import CategoryHead, LossConfig, hlgfa_loss
@@ -24,16 +25,24 @@ from .augment import AugConfig, NoisyTrainingSet
 from .scoring import ScoreConfig
 
 # %% auto #0
-__all__ = ['SECTIONS', 'RUNTIME_FIELDS', 'AMP_MODES', 'CACHE_MODES', 'PRESETS', 'CHECKPOINT_FORMAT', 'Config', 'config_to_dict',
-           'config_from_dict', 'save_config', 'load_config', 'preset', 'resolve_device', 'amp_dtype', 'autocast',
-           'epoch_batches', 'rank_share', 'build_backbone', 'backbone_fingerprint', 'build_module', 'feature_bytes',
-           'backbone_features', 'FeatureCache', 'versions_compatible', 'save_checkpoint', 'load_checkpoint',
-           'check_backbone', 'load_trained', 'fit', 'fit_per_category', 'fit_multiprocess']
+__all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT', 'Config', 'recipe',
+           'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'preset', 'resolve_device', 'amp_dtype',
+           'autocast', 'epoch_batches', 'rank_share', 'build_backbone', 'backbone_fingerprint', 'build_module',
+           'feature_bytes', 'backbone_features', 'FeatureCache', 'versions_compatible', 'save_checkpoint',
+           'load_checkpoint', 'check_backbone', 'load_trained', 'Trainer', 'check_image_size', 'fit',
+           'fit_per_category', 'fit_multiprocess']
 
 # %% ../nbs/08_train.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
-RUNTIME_FIELDS = ('device', 'amp', 'channels_last', 'feature_cache', 'cache_limit_gb', 'num_workers', 'save_every')
 AMP_MODES, CACHE_MODES = ('auto', 'bf16', 'fp16', 'off'), ('auto', 'ram', 'disk', 'off')
+
+def _absolute(path) -> str:
+    "`path` as an absolute path (user folder expanded, links kept): a run stays usable from any folder."
+    return os.path.abspath(os.path.expanduser(str(path)))
+
+def _runtime(default):
+    "A `Config` field that sets how fast a run goes, not what it computes (it may change when a run resumes)."
+    return field(default=default, metadata={'runtime': True})
 
 @dataclass
 class Config:
@@ -56,14 +65,14 @@ class Config:
     weight_decay: float = 0.0                # Adam weight decay (reproduction choice; paper: none stated)
     augment: bool = True                     # noise-aware augmentation of §3.3 with `aug` (paper: on)
     seed: int = 0                            # module init, data order, augmentation, random-init backbone
-    # runtime: how fast, not what (may differ on resume)
-    device: str = 'auto'                     # 'auto' (cuda:LOCAL_RANK if available, else cpu), 'cpu', 'cuda:1', ...
-    amp: str = 'auto'                        # autocast on CUDA: 'auto' (bf16 if supported, else fp16), 'bf16', 'fp16', 'off'
-    channels_last: bool = True               # channels-last memory format on CUDA (faster convolutions)
-    feature_cache: str = 'auto'              # 'auto' (RAM on CPU without augmentation, if it fits), 'ram', 'disk', 'off'
-    cache_limit_gb: float = 4.0              # the most RAM the feature cache may take
-    num_workers: int = 0                     # DataLoader workers for image decoding
-    save_every: int = 1                      # epochs between checkpoints (the last epoch is always saved)
+    # runtime: how fast, not what
+    device: str = _runtime('auto')           # 'auto' (cuda:LOCAL_RANK if available, else cpu), 'cpu', 'cuda:1', ...
+    amp: str = _runtime('auto')              # autocast on CUDA: 'auto' (bf16 if supported, else fp16), 'bf16', 'fp16', 'off'
+    channels_last: bool = _runtime(True)     # channels-last memory format on CUDA (faster convolutions)
+    feature_cache: str = _runtime('auto')    # 'auto' (RAM on CPU without augmentation, if it fits), 'ram', 'disk', 'off'
+    cache_limit_gb: float = _runtime(4.0)    # the most RAM the feature cache may take
+    num_workers: int = _runtime(0)           # DataLoader workers for image decoding
+    save_every: int = _runtime(1)            # epochs between checkpoints (the last epoch is always saved)
     # the module configs of the earlier chapters
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -71,10 +80,11 @@ class Config:
     score: ScoreConfig = field(default_factory=ScoreConfig)
 
     def __post_init__(self):
-        if isinstance(self.categories, str): self.categories = (self.categories,)
-        if self.categories is not None: self.categories = tuple(self.categories)
+        self.categories = as_categories(self.categories)
         self.stages = tuple(self.stages)
-        if self.root is not None: self.root = str(self.root)
+        if self.root is not None: self.root = _absolute(self.root)
+        if self.weights not in (None, 'imagenet') and not str(self.weights).startswith(('http://', 'https://')):
+            self.weights = _absolute(self.weights)
         for name in ('image_size', 'epochs', 'batch_size', 'save_every'):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1: raise ValueError(f"Config.{name}={v!r}: must be an integer ≥ 1.")
@@ -90,18 +100,36 @@ class Config:
                 raise TypeError(f"Config.{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}; "
                                 "use config_from_dict for plain dicts.")
 
+RUNTIME_FIELDS = tuple(f.name for f in fields(Config) if f.metadata.get('runtime'))
+
+def recipe(cfg: Config) -> dict:
+    "What `cfg` computes: its fields but the runtime ones and the data's location, as a plain dict."
+    return {k: v for k, v in config_to_dict(cfg).items() if k not in RUNTIME_FIELDS + ('root',)}
+
 # %% ../nbs/08_train.ipynb #f2cca100
 def _tuples(v):
     "JSON lists back to tuples, recursively (configs hold tuples only)."
     return tuple(_tuples(x) for x in v) if isinstance(v, (list, tuple)) else v
 
+_KINDS = {'int': int, 'float': (int, float), 'bool': bool, 'str': str, 'tuple': (list, tuple)}
+
+def _check_type(where: str, v, annotation: str):
+    "Fail with the field's name unless `v` has the type a config field's `annotation` (e.g. 'int | None') names."
+    kinds = [a.strip().split('[')[0] for a in annotation.split('|')]
+    if v is None and 'None' in kinds: return
+    ok = [_KINDS[k] for k in kinds if k in _KINDS]
+    if ok and not (any(isinstance(v, t) for t in ok) and not (isinstance(v, bool) and 'bool' not in kinds)):
+        raise TypeError(f"{where} = {v!r} ({type(v).__name__}): must be {annotation}")
+
 def _from_dict(kind, d: dict, where: str):
     if isinstance(d, kind): return d
     if not isinstance(d, dict): raise TypeError(f"{where} must be a dict, got {type(d).__name__}")
-    known = {f.name for f in fields(kind)}
-    if unknown := sorted(set(d) - known):
+    known = {f.name: f.type for f in fields(kind)}
+    if unknown := sorted(set(d) - set(known)):
         raise ValueError(f"{where} has unknown fields {unknown}; known fields: {sorted(known)}. Was it written by "
                          "another version of hlgfa_nb?")
+    for k, v in d.items():
+        if not (kind is Config and k in SECTIONS): _check_type(f'{where}.{k}', v, known[k])
     return kind(**{k: _from_dict(SECTIONS[k], v, f'{where}.{k}') if kind is Config and k in SECTIONS else _tuples(v)
                    for k, v in d.items()})
 
@@ -118,8 +146,14 @@ def save_config(cfg: Config, path) -> Path:
     path = Path(path); path.write_text(json.dumps(config_to_dict(cfg), indent=1) + '\n'); return path
 
 def load_config(path) -> Config:
-    "The `Config` in a JSON file written by `save_config`."
-    return config_from_dict(json.loads(Path(path).read_text()))
+    "The `Config` in a JSON file written by `save_config`; errors name the file and the field."
+    path = Path(path)
+    try: d = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); fix it, or write "
+                         "it again with save_config.") from None
+    try: return config_from_dict(d)
+    except (TypeError, ValueError) as e: raise ValueError(f"{path}: {e}") from None
 
 # %% ../nbs/08_train.ipynb #119941bc
 _CPU = dict(backbone='tf_efficientnet_lite2', image_size=256, epochs=30, batch_size=8, augment=False)
@@ -317,10 +351,11 @@ def check_backbone(backbone: nn.Module, state: dict, path='checkpoint'):
                          "initialising a random backbone differently.")
 
 # %% ../nbs/08_train.ipynb #5b1298fd
-def load_trained(checkpoint, device='auto', backbone: str | None = None):
-    "(config, frozen backbone, HLGFA module in eval mode, state) of a checkpoint, on `device`."
+def load_trained(checkpoint, device='auto', backbone: str | None = None, weights: str | None = None):
+    "(config, frozen backbone, HLGFA module in eval mode, state) of a checkpoint, on `device`; `weights` if moved."
     state = load_checkpoint(checkpoint, backbone)
     cfg = config_from_dict(state['config'])
+    if weights is not None: cfg = replace(cfg, weights=weights)
     dev = resolve_device(device)
     bb = build_backbone(cfg)
     check_backbone(bb, state, checkpoint)
@@ -343,187 +378,253 @@ def _dist_env() -> tuple[int, int, int]:
     "(rank, world size, local rank) from the torchrun environment; (0, 1, 0) outside it."
     return tuple(int(os.environ.get(k, d)) for k, d in (('RANK', 0), ('WORLD_SIZE', 1), ('LOCAL_RANK', 0)))
 
-def _check_resumable(cfg: Config, saved: Config, path):
-    a, b = config_to_dict(cfg), config_to_dict(saved)
-    diff = [k for k in a if k not in RUNTIME_FIELDS + ('root',) and a[k] != b[k]]
-    if diff:
-        raise ValueError(f"cannot resume {path}: the config differs from the checkpoint's in "
-                         + ', '.join(f"{k} ({a[k]!r} vs {b[k]!r})" for k in diff)
-                         + ". Resume with the saved config (load_config(<out_dir>/config.json)) or use a new out_dir.")
-
 # %% ../nbs/08_train.ipynb #d3656197
-class _Run:
-    "The state of one training run in one process (built by `fit`)."
-    def __init__(self, cfg: Config, out_dir: Path, progress: bool):
-        self.cfg, self.out_dir, self.ckpt = cfg, out_dir, out_dir/'checkpoint.pt'
+class Trainer:
+    "One training run in one process: the data, parts and optimiser of `cfg`; `run` trains, `save`/`restore` checkpoint."
+    def __init__(self, cfg: Config, out_dir, progress: bool = True):
+        if cfg.root is None:
+            raise ValueError("Config.root is None: set it to a dataset in MVTec AD layout (make_synthetic_mvtec makes one).")
+        self.cfg, self.out_dir = cfg, Path(out_dir)
+        self.ckpt = self.out_dir/'checkpoint.pt'
         self.rank, self.world, local_rank = _dist_env()
         self.device = resolve_device(cfg.device, local_rank)
         self.dtype = amp_dtype(cfg.amp, self.device)
-        self.progress = progress and self.rank == 0
-        if cfg.root is None:
-            raise ValueError("Config.root is None: set it to a dataset in MVTec AD layout (make_synthetic_mvtec makes one).")
-        self.train = MVTecDataset(cfg.root, 'train', cfg.categories, cfg.image_size)
-        self.data = NoisyTrainingSet(self.train, cfg.aug, cfg.seed) if cfg.augment else self.train
-        self.cat_ids = torch.tensor([self.train.categories.index(s.category) for s in self.train.samples])
-        self.backbone = build_backbone(cfg).to(self.device)
-        self.channels = list(self.backbone.channels)
-        self.module, self.head = build_module(cfg, self.channels, len(self.train.categories))
         self.channels_last = cfg.channels_last and self.device.type == 'cuda'
-        if self.channels_last: self.backbone.to(memory_format=torch.channels_last)
-        self.trainable = _Trainable(self.module, self.head).to(self.device)
-        if self.channels_last: self.trainable.to(memory_format=torch.channels_last)
-        self.net = self.trainable
-        if self.world > 1:
-            ids = [self.device.index] if self.device.type == 'cuda' else None
-            self.net = nn.parallel.DistributedDataParallel(self.trainable, device_ids=ids)
-        self.opt = torch.optim.Adam(self.trainable.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.steps_per_epoch = len(epoch_batches(len(self.train), cfg.batch_size, cfg.seed, 0, self.world))
-        self.total = self.steps_per_epoch * cfg.epochs
-        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=self.total, eta_min=cfg.lr_min)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype is torch.float16)
-        self.step, self.history, self.partial = 0, [], None
-        self.fingerprint = backbone_fingerprint(self.backbone)
+        self.progress = progress and self.rank == 0
+        self._data(); self._parts(); self._optimiser()
+        self.step, self.history, self.partial, self.cache = 0, [], None, None
         torch.manual_seed(cfg.seed + self.rank)   # any randomness inside the module (none by default)
-        self.cache = None
 
-    # -- checkpoints
-    def state(self) -> dict:
-        return dict(format=CHECKPOINT_FORMAT, version=hlgfa_nb.__version__, config=config_to_dict(self.cfg),
-                    backbone=dict(name=self.cfg.backbone, weights=self.cfg.weights, stages=list(self.cfg.stages),
-                                  channels=self.channels, fingerprint=self.fingerprint),
-                    categories=list(self.train.categories), n_train=len(self.train), world_size=self.world,
-                    step=self.step, epoch=self.step // self.steps_per_epoch, total_steps=self.total,
-                    module=self.module.state_dict(), head=None if self.head is None else self.head.state_dict(),
-                    optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(), scaler=self.scaler.state_dict(),
-                    rng=torch.get_rng_state(), history=self.history, partial_epoch=self.partial)
+# %% ../nbs/08_train.ipynb #5e4adee4
+def check_image_size(cfg: Config, backbone: FrozenBackbone):
+    "Refuse an image size whose LR view is smaller than the backbone's deepest stride (no feature left to compare)."
+    lr, stride = round(cfg.image_size * cfg.lr_scale), max(backbone.strides)
+    if lr < stride:
+        raise ValueError(f"image_size={cfg.image_size} makes a {lr}-px LR view (lr_scale={cfg.lr_scale}), smaller than "
+                         f"the deepest stage's stride of {backbone.name} ({stride} px): use image_size ≥ "
+                         f"{math.ceil(stride / cfg.lr_scale)}.")
 
-    def save(self):
-        if self.rank == 0:
-            save_checkpoint(self.state(), self.ckpt)
-            (self.out_dir/'history.json').write_text(json.dumps(self.history, indent=1) + '\n')
-        if self.world > 1: dist.barrier()
+@patch
+def _data(self: Trainer):
+    "The training split, what the module sees of it (augmented or not), and each image's category id."
+    cfg = self.cfg
+    self.train = MVTecDataset(cfg.root, 'train', cfg.categories, cfg.image_size)
+    self.data = NoisyTrainingSet(self.train, cfg.aug, cfg.seed) if cfg.augment else self.train
+    self.cat_ids = torch.tensor([self.train.categories.index(s.category) for s in self.train.samples])
+    if self.progress: print(self.train.summary())
 
-    def restore(self, state: dict):
-        _check_resumable(self.cfg, config_from_dict(state['config']), self.ckpt)
-        check_backbone(self.backbone, state, self.ckpt)
-        if state['n_train'] != len(self.train) or state['categories'] != list(self.train.categories):
-            raise ValueError(f"cannot resume {self.ckpt}: it was trained on {state['n_train']} images of "
-                             f"{state['categories']}, the data now holds {len(self.train)} of {self.train.categories}.")
-        if state['total_steps'] != self.total:
-            raise ValueError(f"cannot resume {self.ckpt}: it plans {state['total_steps']} steps, this run "
-                             f"{self.total} ({self.world} processes here, {state['world_size']} before).")
-        self.module.load_state_dict(state['module'])
-        if self.head is not None: self.head.load_state_dict(state['head'])
-        self.opt.load_state_dict(state['optimizer']); self.sched.load_state_dict(state['scheduler'])
-        self.scaler.load_state_dict(state['scaler'])
-        self.step, self.history, self.partial = state['step'], list(state['history']), state['partial_epoch']
-        torch.set_rng_state(state['rng'])
+@patch
+def _parts(self: Trainer):
+    "The frozen backbone, the module and its optional category head on the device (DDP-wrapped across processes)."
+    self.backbone = build_backbone(self.cfg).to(self.device)
+    check_image_size(self.cfg, self.backbone)
+    self.channels, self.fingerprint = list(self.backbone.channels), backbone_fingerprint(self.backbone)
+    self.module, self.head = build_module(self.cfg, self.channels, len(self.train.categories))
+    self.trainable = _Trainable(self.module, self.head).to(self.device)
+    if self.channels_last:
+        for m in (self.backbone, self.trainable): m.to(memory_format=torch.channels_last)
+    self.net = self.trainable
+    if self.world > 1:
+        ids = [self.device.index] if self.device.type == 'cuda' else None
+        self.net = nn.parallel.DistributedDataParallel(self.trainable, device_ids=ids)
 
-    # -- data
-    def make_cache(self):
-        "The feature cache the config asks for (None: run the backbone every step)."
-        mode, cfg = self.cfg.feature_cache, self.cfg
-        if mode == 'off': return None
-        if cfg.augment:
-            if mode != 'auto':
-                raise ValueError(f"feature_cache={mode!r} with augment=True: augmented images change every epoch, so "
-                                 "their features cannot be cached. Set augment=False or feature_cache='auto'/'off'.")
-            return None
-        size = feature_bytes(self.backbone, cfg.image_size, cfg.lr_scale, len(self.train))
-        if mode == 'auto':
-            if self.device.type != 'cpu' or size > cfg.cache_limit_gb * 2**30: return None
-            mode = 'ram'
-        if mode == 'ram' and size > cfg.cache_limit_gb * 2**30:
-            raise ValueError(f"the feature cache would take {size / 2**30:.1f} GB, over cache_limit_gb="
-                             f"{cfg.cache_limit_gb}; raise the limit, use feature_cache='disk', or 'off'.")
-        folder = self.out_dir/f'feature_cache_rank{self.rank}' if mode == 'disk' else None
-        return FeatureCache(self.backbone, self.train, cfg.lr_scale, cfg.batch_size, self.device, folder,
-                            cfg.num_workers, self.progress)
+@patch
+def _optimiser(self: Trainer):
+    "Adam with the cosine schedule of §4.1 over every step of the run, and the gradient scaler of fp16 autocast."
+    cfg = self.cfg
+    self.opt = torch.optim.Adam(self.trainable.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    self.steps_per_epoch = len(epoch_batches(len(self.train), cfg.batch_size, cfg.seed, 0, self.world))
+    self.total = self.steps_per_epoch * cfg.epochs
+    self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=self.total, eta_min=cfg.lr_min)
+    self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype is torch.float16)
 
-    def features(self, batches):
-        "(HR features, LR features, local index batch) for each local index batch, in order."
-        if self.cache is not None:
-            for b in batches: yield (*self.cache[b], b)
-            return
-        for b, item in zip(batches, _loader(self.data, batches, self.cfg.num_workers)):
-            x = item['image'].to(self.device, non_blocking=True)
-            yield (*backbone_features(self.backbone, x, self.cfg.lr_scale, self.dtype, self.channels_last), b)
+# %% ../nbs/08_train.ipynb #932cb0e7
+@patch
+def make_cache(self: Trainer) -> FeatureCache | None:
+    "The feature cache the config asks for (None: the backbone runs on every batch)."
+    mode, cfg = self.cfg.feature_cache, self.cfg
+    if mode == 'off': return None
+    if cfg.augment:
+        if mode != 'auto':
+            raise ValueError(f"feature_cache={mode!r} with augment=True: augmented images change every epoch, so "
+                             "their features cannot be cached. Set augment=False or feature_cache='auto'/'off'.")
+        return None
+    size = feature_bytes(self.backbone, cfg.image_size, cfg.lr_scale, len(self.train))
+    if mode == 'auto':
+        if self.device.type != 'cpu' or size > cfg.cache_limit_gb * 2**30: return None
+        mode = 'ram'
+    if mode == 'ram' and size > cfg.cache_limit_gb * 2**30:
+        raise ValueError(f"the feature cache would take {size / 2**30:.1f} GB, over cache_limit_gb="
+                         f"{cfg.cache_limit_gb}; raise the limit, use feature_cache='disk', or 'off'.")
+    folder = self.out_dir/f'feature_cache_rank{self.rank}' if mode == 'disk' else None
+    return FeatureCache(self.backbone, self.train, cfg.lr_scale, cfg.batch_size, self.device, folder,
+                        cfg.num_workers, self.progress)
 
-    # -- one step
-    def train_step(self, f_h, f_l, idx, share: float) -> dict[str, float]:
-        f_h = [f.to(self.device, non_blocking=True) for f in f_h]
-        f_l = [f.to(self.device, non_blocking=True) for f in f_l]
-        labels = self.cat_ids[idx].to(self.device) if self.head is not None else None
-        with autocast(self.device, self.dtype):
-            f_hat, logits = self.net(f_h, f_l)
-        loss, terms = hlgfa_loss(f_hat, f_h, self.cfg.loss, logits, labels)
-        names = sorted(terms)
-        values = torch.stack([terms[k].float() for k in names]) * (share / self.world)
-        if self.world > 1: dist.all_reduce(values)
-        values = dict(zip(names, values.tolist()))
-        if not math.isfinite(values['total']):
-            epoch, batch = divmod(self.step, self.steps_per_epoch)
-            saved = f"the last checkpoint, {self.ckpt}, holds the weights before it" if self.ckpt.is_file() else "no checkpoint was written yet"
-            raise FloatingPointError(
-                f"non-finite training loss at step {self.step} (epoch {epoch}, batch {batch}): {values}; {saved}. "
-                "Try a lower lr, amp='off' or 'bf16' instead of 'fp16', and check the training images.")
-        self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss * share).backward()
-        self.scaler.step(self.opt); self.scaler.update(); self.sched.step()
-        return values
+@patch
+def features(self: Trainer, batches):
+    "(HR features, LR features, index batch) for each index batch in `batches`, in order."
+    if self.cache is not None:
+        for b in batches: yield (*self.cache[b], b)
+        return
+    for b, item in zip(batches, _loader(self.data, batches, self.cfg.num_workers)):
+        x = item['image'].to(self.device, non_blocking=True)
+        yield (*backbone_features(self.backbone, x, self.cfg.lr_scale, self.dtype, self.channels_last), b)
 
-    # -- epochs
-    def run(self, stop: int):
-        cfg, n = self.cfg, len(self.train)
-        bar = tqdm(total=self.total, initial=self.step, disable=not self.progress, unit='step',
-                   desc=f"training {cfg.backbone} {cfg.image_size}px")
+# %% ../nbs/08_train.ipynb #ca73af24
+@patch
+def train_step(self: Trainer, f_h, f_l, idx, share: float = 1.) -> dict[str, float]:
+    "One optimiser step on the features of the images `idx`; the loss terms, averaged over all processes."
+    f_h = [f.to(self.device, non_blocking=True) for f in f_h]
+    f_l = [f.to(self.device, non_blocking=True) for f in f_l]
+    labels = self.cat_ids[idx].to(self.device) if self.head is not None else None
+    with autocast(self.device, self.dtype):
+        f_hat, logits = self.net(f_h, f_l)
+    loss, terms = hlgfa_loss(f_hat, f_h, self.cfg.loss, logits, labels)
+    names = sorted(terms)
+    values = torch.stack([terms[k].float() for k in names]) * (share / self.world)
+    if self.world > 1: dist.all_reduce(values)
+    values = dict(zip(names, values.tolist()))
+    if not math.isfinite(values['total']): raise FloatingPointError(self._nonfinite(values))
+    self.opt.zero_grad(set_to_none=True)
+    self.scaler.scale(loss * share).backward()
+    self.scaler.step(self.opt); self.scaler.update(); self.sched.step()
+    return values
+
+@patch
+def _nonfinite(self: Trainer, values: dict) -> str:
+    epoch, batch = divmod(self.step, self.steps_per_epoch)
+    saved = (f"the last checkpoint, {self.ckpt}, holds the weights before it" if self.ckpt.is_file() else
+             "no checkpoint was written yet")
+    return (f"non-finite training loss at step {self.step} (epoch {epoch}, batch {batch}): {values}; {saved}. "
+            "Try a lower lr, amp='off' or 'bf16' instead of 'fp16', and check the training images.")
+
+# %% ../nbs/08_train.ipynb #bd36eb5a
+@patch
+def run(self: Trainer, stop: int | None = None):
+    "Train from the current step to step `stop` (default: the end); save every `save_every` epochs and at `stop`."
+    stop = self.total if stop is None else min(stop, self.total)
+    with tqdm(total=self.total, initial=self.step, disable=not self.progress, unit='step',
+              desc=f"training {self.cfg.backbone} {self.cfg.image_size}px") as bar:   # closed (a full line) on errors too
         while self.step < stop:
-            epoch, first = divmod(self.step, self.steps_per_epoch)
-            batches = epoch_batches(n, cfg.batch_size, cfg.seed, epoch, self.world)[first:stop - self.step + first]
-            if cfg.augment: self.data.set_epoch(epoch)
-            if self.device.type == 'cuda': torch.cuda.reset_peak_memory_stats(self.device)
-            ep = self.partial if first else dict(seen=0, seconds=0., sums={})   # a resumed epoch goes on counting
-            t0, seen, sums = time.perf_counter() - ep['seconds'], ep['seen'], dict(ep['sums'])
-            local = [rank_share(b, self.rank, self.world) for b in batches]
-            for b, (f_h, f_l, idx) in zip(batches, self.features(local)):
-                values = self.train_step(f_h, f_l, idx, len(idx) * self.world / len(b))
-                self.step += 1; seen += len(b)
-                for k, v in values.items(): sums[k] = sums.get(k, 0.) + v * len(b)
-                bar.update()
-                bar.set_postfix(epoch=epoch, loss=f"{sums['total'] / seen:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.1f}")
-            seconds, done = time.perf_counter() - t0, self.step % self.steps_per_epoch == 0
-            self.partial = None if done else dict(seen=seen, seconds=seconds, sums=sums)
-            if done:
-                rec = dict(epoch=epoch, step=self.step, lr=self.sched.get_last_lr()[0], seconds=seconds,
-                           images_per_s=seen / seconds, **{k: v / seen for k, v in sums.items()})
-                if self.device.type == 'cuda': rec['peak_gpu_mem_gb'] = torch.cuda.max_memory_allocated(self.device) / 2**30
-                self.history.append(rec)
-            if self.step == stop or (done and (epoch + 1) % cfg.save_every == 0): self.save()
-        bar.close()
+            epoch = self.step // self.steps_per_epoch
+            done = self.epoch(epoch, stop, bar)
+            if self.step == stop or (done and (epoch + 1) % self.cfg.save_every == 0): self.save()
+
+@patch
+def epoch(self: Trainer, epoch: int, stop: int, bar=None) -> bool:
+    "Train the rest of `epoch`, up to step `stop`; True when the epoch is complete (its record is then in the history)."
+    cfg, first = self.cfg, self.step - epoch * self.steps_per_epoch
+    batches = epoch_batches(len(self.train), cfg.batch_size, cfg.seed, epoch, self.world)[first:first + stop - self.step]
+    if cfg.augment: self.data.set_epoch(epoch)
+    if self.device.type == 'cuda': torch.cuda.reset_peak_memory_stats(self.device)
+    ep = self.partial if first else dict(seen=0, seconds=0., sums={})   # a resumed epoch goes on counting
+    t0, seen, sums = time.perf_counter() - ep['seconds'], ep['seen'], dict(ep['sums'])
+    local = [rank_share(b, self.rank, self.world) for b in batches]
+    for b, (f_h, f_l, idx) in zip(batches, self.features(local)):
+        values = self.train_step(f_h, f_l, idx, len(idx) * self.world / len(b))
+        self.step += 1; seen += len(b)
+        for k, v in values.items(): sums[k] = sums.get(k, 0.) + v * len(b)
+        if bar is not None:
+            bar.update(); bar.set_postfix(epoch=epoch, loss=f"{sums['total'] / seen:.4f}",
+                                          img_s=f"{seen / (time.perf_counter() - t0):.1f}")
+    seconds, done = time.perf_counter() - t0, self.step % self.steps_per_epoch == 0
+    self.partial = None if done else dict(seen=seen, seconds=seconds, sums=sums)
+    if done:
+        rec = dict(epoch=epoch, step=self.step, lr=self.sched.get_last_lr()[0], seconds=seconds,
+                   images_per_s=seen / seconds, **{k: v / seen for k, v in sums.items()})
+        if self.device.type == 'cuda': rec['peak_gpu_mem_gb'] = torch.cuda.max_memory_allocated(self.device) / 2**30
+        self.history.append(rec)
+    return done
+
+# %% ../nbs/08_train.ipynb #5d065b39
+@patch
+def state(self: Trainer) -> dict:
+    "The checkpoint of the run as it stands: weights, optimiser, schedule, history, random state and where it came from."
+    return dict(format=CHECKPOINT_FORMAT, version=hlgfa_nb.__version__, config=config_to_dict(self.cfg),
+                backbone=dict(name=self.cfg.backbone, weights=self.cfg.weights, stages=list(self.cfg.stages),
+                              channels=self.channels, fingerprint=self.fingerprint),
+                categories=list(self.train.categories), n_train=len(self.train), world_size=self.world,
+                step=self.step, epoch=self.step // self.steps_per_epoch, total_steps=self.total,
+                module=self.module.state_dict(), head=None if self.head is None else self.head.state_dict(),
+                optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(), scaler=self.scaler.state_dict(),
+                rng=torch.get_rng_state(), history=self.history, partial_epoch=self.partial)
+
+@patch
+def save(self: Trainer):
+    "Write the checkpoint, `config.json` and `history.json` (rank 0), then wait for every process."
+    if self.rank == 0:
+        save_checkpoint(self.state(), self.ckpt)
+        save_config(self.cfg, self.out_dir/'config.json')
+        (self.out_dir/'history.json').write_text(json.dumps(self.history, indent=1) + '\n')
+    if self.world > 1: dist.barrier()
+
+@patch
+def restore(self: Trainer, state: dict):
+    "Continue from checkpoint `state`, after checking it belongs to this recipe, backbone and data."
+    self._check_resumable(state)
+    self.module.load_state_dict(state['module'])
+    if self.head is not None: self.head.load_state_dict(state['head'])
+    self.opt.load_state_dict(state['optimizer']); self.sched.load_state_dict(state['scheduler'])
+    self.sched.T_max = self.total                  # more epochs than planned: anneal to lr_min at the new end
+    self.scaler.load_state_dict(state['scaler'])
+    self.step, self.history, self.partial = state['step'], list(state['history']), state['partial_epoch']
+    torch.set_rng_state(state['rng'])
+
+@patch
+def _check_resumable(self: Trainer, state: dict):
+    saved = config_from_dict(state['config'])
+    new, old = recipe(self.cfg), recipe(saved)
+    if diff := [k for k in new if k != 'epochs' and new[k] != old[k]]:
+        raise ValueError(f"cannot resume {self.ckpt}: the config differs from the checkpoint's in "
+                         + ', '.join(f"{k} ({new[k]!r} vs {old[k]!r})" for k in diff)
+                         + ". Resume with the saved config (load_config(<out_dir>/config.json)) or use a new out_dir.")
+    check_backbone(self.backbone, state, self.ckpt)
+    if state['n_train'] != len(self.train) or state['categories'] != list(self.train.categories):
+        raise ValueError(f"cannot resume {self.ckpt}: it was trained on {state['n_train']} images of "
+                         f"{state['categories']}, the data now holds {len(self.train)} of {self.train.categories}.")
+    if state['total_steps'] != self.steps_per_epoch * saved.epochs:
+        raise ValueError(f"cannot resume {self.ckpt}: it was trained with {state['total_steps'] // saved.epochs} steps "
+                         f"per epoch ({state['world_size']} processes), this run takes {self.steps_per_epoch} "
+                         f"({self.world} processes); resume with {state['world_size']} processes.")
+    if state['step'] > self.total:
+        raise ValueError(f"cannot resume {self.ckpt} for {self.cfg.epochs} epochs: it has trained "
+                         f"{state['step'] / self.steps_per_epoch:g} already; ask for at least that many.")
 
 # %% ../nbs/08_train.ipynb #40e61df7
+def _prepare_out(out_dir: Path) -> bool:
+    "Check that `out_dir` can hold a run, removing what a killed run left half-written; True if it is new."
+    if out_dir.exists() and not out_dir.is_dir(): raise FileExistsError(f"out_dir {out_dir} is a file: give a folder.")
+    if not out_dir.exists(): return True
+    for tmp in out_dir.glob('.checkpoint.pt.*.tmp'): tmp.unlink()
+    for cache in out_dir.glob('feature_cache_rank*'): shutil.rmtree(cache, ignore_errors=True)
+    if not (out_dir/'checkpoint.pt').is_file() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} holds files but no checkpoint.pt, so it is not a run of hlgfa_nb: choose a new "
+                              "or empty folder (nothing in it is overwritten).")
+    return False
+
 def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None, progress: bool = True) -> Path:
     "Train the HLGFA module of `cfg`; returns `<out_dir>/checkpoint.pt`. `resume` continues a run saved in `out_dir`."
     out_dir = Path(out_dir)
     ckpt = out_dir/'checkpoint.pt'
+    rank, world, local_rank = _dist_env()
+    new = _prepare_out(out_dir) if rank == 0 else False
     state = load_checkpoint(ckpt, cfg.backbone) if ckpt.is_file() else None
     if state is not None and not resume:
         raise FileExistsError(f"{out_dir} already holds a checkpoint ({state['step']}/{state['total_steps']} steps); "
                               "pass resume=True to continue it, or choose another out_dir.")
-    rank, world, _ = _dist_env()
     own_group = world > 1 and not dist.is_initialized()
-    if own_group:
-        dist.init_process_group('nccl' if resolve_device(cfg.device, _dist_env()[2]).type == 'cuda' else 'gloo')
+    if own_group: dist.init_process_group('nccl' if resolve_device(cfg.device, local_rank).type == 'cuda' else 'gloo')
     try:
-        run = _Run(cfg, out_dir, progress)
+        run = Trainer(cfg, out_dir, progress)
         if state is not None: run.restore(state)
         if run.step >= run.total: return ckpt
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if rank == 0: save_config(cfg, out_dir/'config.json')
         run.cache = run.make_cache()
-        try: run.run(run.total if max_steps is None else min(run.total, max_steps))
+        try: run.run(max_steps)
         finally:
             if run.cache is not None: run.cache.close()
+    except BaseException:
+        if new and not ckpt.is_file(): shutil.rmtree(out_dir, ignore_errors=True)   # a new run that saved nothing
+        raise
     finally:
         if own_group: dist.destroy_process_group()
     return ckpt

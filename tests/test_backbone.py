@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from hlgfa_nb.backbone import (FrozenBackbone, hr_lr_discrepancy, make_views, map_by_position, packaged_imagenet_state,
-                               packaged_weights_file, recalibrate_bn)
+                               packaged_weights_file)
 
 
 @pytest.fixture(scope='module')
@@ -163,15 +163,13 @@ def test_no_gradient_reaches_backbone_and_eval_mode_sticks():
     assert torch.equal(stats, bb.model.bn1.running_mean)
 
 
-def test_recalibrate_bn():
-    bb = FrozenBackbone('resnet18', weights=None)
-    recalibrate_bn(bb, [torch.rand(2, 3, 32, 32)])
-    assert bb.model.bn1.momentum == 0.1 and not bb.training
-    assert not torch.allclose(bb.model.bn1.running_mean, torch.zeros(64))
-    with pytest.raises(ValueError, match='got no images'):
-        recalibrate_bn(bb, [])
-
-
 def test_views_errors():
     with pytest.raises(ValueError, match='N×C×H×W'): make_views(torch.rand(3, 8, 8))
     with pytest.raises(ValueError, match='lr_scale must be in'): make_views(torch.rand(1, 3, 8, 8), 1.5)
+
+
+def test_deeper_architecture_file_is_refused(tmp_path):
+    "resnet34's tensors cover every tensor of resnet18 with the same shapes; the extra blocks must still be an error."
+    torch.save(timm.create_model('resnet34').state_dict(), tmp_path/'r34.pth')
+    with pytest.raises(RuntimeError, match=r"r34.pth into resnet18: \d+ tensors that resnet18 does not have .*layer"):
+        FrozenBackbone('resnet18', weights=tmp_path/'r34.pth')

@@ -67,3 +67,23 @@ def test_options_are_config_fields_and_shared():
     for cmd in ('demo', 'train', 'reproduce'):
         assert {a.dest for a in subs[cmd]._actions} >= set(CONFIG_OPTIONS), cmd
 
+
+
+def test_moved_weights_and_data_and_failed_category(demo_dir, tmp_path, capsys):
+    "A run whose weights file and data moved is evaluated with --weights and --data; a broken category exits 1."
+    import shutil, timm, torch
+    torch.save(timm.create_model('resnet18').state_dict(), tmp_path/'r18.pth')
+    data = tmp_path/'data'; shutil.copytree(demo_dir/'data'/'synthetic_64', data)
+    code, _, _ = run(['train', '--data', str(data), '--out', str(tmp_path/'r'), '--size', '64', '--epochs', '1',
+                      '--backbone', 'resnet18', '--weights', str(tmp_path/'r18.pth')], capsys)
+    assert code == 0
+    (tmp_path/'r18.pth').rename(tmp_path/'moved.pth'); data.rename(tmp_path/'moved_data')
+    code, _, err = run(['eval', '--checkpoint', str(tmp_path/'r'), '--out', str(tmp_path/'e1')], capsys)
+    assert code == 2 and f"weights file {tmp_path/'r18.pth'} not found" in err
+    for d in (tmp_path/'moved_data'/'weave'/'test').iterdir():
+        if d.name != 'good': shutil.rmtree(d)
+    with pytest.warns(UserWarning, match='category weave not evaluated'):
+        code, out, err = run(['eval', '--checkpoint', str(tmp_path/'r'), '--out', str(tmp_path/'e2'), '--examples', '0',
+                              '--weights', str(tmp_path/'moved.pth'), '--data', str(tmp_path/'moved_data')], capsys)
+    assert code == 1 and '| washer |' in out and 'category weave not evaluated' in err
+    assert 'Not evaluated: weave' in (tmp_path/'e2'/'metrics.md').read_text()

@@ -251,3 +251,59 @@ def test_download_mvtec_from_local_archive(server, synth, tmp_path):
     assert list(list_categories(root)) == ['weave'] and len(MVTecDataset(root, 'test')) == 11
     assert sorted(p.name for p in tmp_path.iterdir()) == ['mvtec', 'mvtec_anomaly_detection.tar.xz']
     assert download_mvtec(root, 'http://127.0.0.1:9/unused') == root  # already there: nothing fetched
+
+
+def test_image_kinds_scaled_by_their_type(tmp_path):
+    "A dim image stays dim: 16-bit, 32-bit integer and float images are scaled by their type's range, not their max."
+    a = np.full((8, 8), 1000, np.uint16)
+    Image.fromarray(a).save(tmp_path/'g16.png')
+    Image.fromarray(a.astype(np.int32)).save(tmp_path/'i32.tif')
+    Image.fromarray(np.full((8, 8), 0.25, np.float32)).save(tmp_path/'f32.tif')
+    assert np.allclose(read_image(tmp_path/'g16.png'), 1000 / 65535)
+    assert np.allclose(read_image(tmp_path/'i32.tif'), 1000 / 65535)         # was scaled by its own maximum: 1.0
+    assert np.allclose(read_image(tmp_path/'f32.tif'), 0.25)                  # was read as black
+    assert np.allclose(read_image(tmp_path/'f32.tif', size=4), 0.25)
+    Image.fromarray(np.full((8, 8), 70000, np.int32)).save(tmp_path/'big.tif')
+    with pytest.raises(ValueError, match=r"big.tif has values in \[70000, 70000\], beyond 16 bits"):
+        read_image(tmp_path/'big.tif')
+    for bad in (2.5, np.nan):
+        Image.fromarray(np.full((8, 8), bad, np.float32)).save(tmp_path/'bad.tif')
+        with pytest.raises(ValueError, match="bad.tif has values in .*finite values in \\[0, 1\\]"): read_image(tmp_path/'bad.tif')
+
+
+@pytest.mark.parametrize('kind', ['0/1', '0/255', 'soft 0/255', 'bool', 'rgb'])
+def test_mask_conventions(synth, tmp_path, kind):
+    "0/1 label masks (KolektorSDD and others) are read as defects, not as empty masks; soft edges count from half-way."
+    cat = copy_category(synth, tmp_path)
+    mask = cat/'ground_truth'/'scratch'/'000_mask.png'
+    m = np.zeros((64, 64), np.uint8); m[10:20, 10:30] = 1
+    arr = {'0/1': m, '0/255': m * 255, 'soft 0/255': m * 200 + (np.arange(64) % 2 == 0)[None] * 100 * (1 - m),
+           'bool': m.astype(bool), 'rgb': np.stack([m * 255, m * 0, m * 0], 2)}[kind]
+    Image.fromarray(arr.astype(bool) if kind == 'bool' else arr.astype(np.uint8)).save(mask)
+    ds = MVTecDataset(cat, 'test', size=64)
+    got = ds[next(i for i, s in enumerate(ds.samples) if s.mask_path == mask)]['mask'][0].numpy()
+    assert np.array_equal(got, m.astype(bool))
+
+
+def test_empty_defect_mask_warns(synth, tmp_path):
+    cat = copy_category(synth, tmp_path)
+    mask = cat/'ground_truth'/'scratch'/'000_mask.png'
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(mask)
+    ds = MVTecDataset(cat, 'test', size=32)
+    with pytest.warns(UserWarning, match=f"the mask {mask} of defective image .* marks no pixel"):
+        ds[next(i for i, s in enumerate(ds.samples) if s.mask_path == mask)]
+
+
+def test_near_miss_category_warns(synth, tmp_path):
+    "A category whose training folder is train/Good is named, not skipped without a word."
+    shutil.copytree(synth/'weave', tmp_path/'weave'); shutil.copytree(synth/'washer', tmp_path/'washer')
+    (tmp_path/'washer'/'train'/'good').rename(tmp_path/'washer'/'train'/'Good')
+    with pytest.warns(UserWarning, match=r"washer/train/Good is not read: .* must be in .*washer/train/good"):
+        assert list(list_categories(tmp_path)) == ['weave']
+
+
+def test_summary_names_categories_counts_and_squashing(synth, tmp_path):
+    assert MVTecDataset(synth, 'train', size=32).summary() == "train: 12 images of 2 categories (washer 6, weave 6)"
+    cat = tmp_path/'wide'; (cat/'train'/'good').mkdir(parents=True)
+    for i, w in enumerate((40, 100)): Image.fromarray(np.zeros((40, w), np.uint8)).save(cat/'train'/'good'/f'{i}.png')
+    assert MVTecDataset(cat, size=32).summary().endswith("width/height 1.00–2.50, squashed to 32×32")

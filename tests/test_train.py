@@ -64,7 +64,8 @@ def test_resume_matches_uninterrupted(cfg, run, tmp_path):
     fit(cfg, tmp_path, max_steps=4, progress=False)                       # stops mid-epoch 1 (3 steps per epoch)
     assert load_checkpoint(tmp_path/'checkpoint.pt')['step'] == 4
     with pytest.raises(FileExistsError, match='resume=True'): fit(cfg, tmp_path, progress=False)
-    with pytest.raises(ValueError, match='cannot resume'): fit(replace(cfg, epochs=3), tmp_path, resume=True)
+    with pytest.raises(ValueError, match='cannot resume'): fit(replace(cfg, lr=2e-3), tmp_path, resume=True)
+    with pytest.raises(ValueError, match='at least that many'): fit(replace(cfg, epochs=1), tmp_path, resume=True)
     done = fit(cfg, tmp_path, resume=True, progress=False)
     assert identical(module_weights(run), module_weights(done))
     a, b = load_checkpoint(run), load_checkpoint(done)
@@ -166,3 +167,70 @@ def test_ddp_two_processes_equal_one(cfg, run, tmp_path):
     worst = max(float((a[k] - b[k]).abs().max()) for k in a)
     assert worst < 1e-3, worst
     for k in a: assert ((a[k] - b[k]).abs() > 1e-5).float().mean() < 0.01, k
+
+
+KILLED = r'''
+import json, os, signal, sys, torch
+from hlgfa_nb import train as T
+cfg, out, where = T.config_from_dict(json.loads(sys.argv[1])), sys.argv[2], sys.argv[3]
+if where == 'step':                       # killed inside the first step of epoch 2 (the epoch-1 checkpoint is written)
+    step = T.Trainer.train_step
+    def dying(self, *a, **k):
+        if self.step == 3: os.kill(os.getpid(), signal.SIGKILL)
+        return step(self, *a, **k)
+    T.Trainer.train_step = dying
+else:                                     # killed while writing the second checkpoint, half of it on disk
+    save, calls = torch.save, []
+    def dying(obj, f, *a, **k):
+        calls.append(f)
+        if len(calls) == 2:
+            with open(f, 'wb') as h: h.write(b'half a checkpoint')
+            os.kill(os.getpid(), signal.SIGKILL)
+        return save(obj, f, *a, **k)
+    torch.save = dying
+T.fit(cfg, out, progress=False)
+'''
+
+
+@pytest.mark.parametrize('where', ['step', 'save'])
+def test_killed_run_resumes_identically_and_leaves_nothing(cfg, run, tmp_path, where):
+    "Fault injection: SIGKILL mid-epoch or mid-checkpoint-write; the resumed run equals the uninterrupted one."
+    import os, signal, subprocess, sys
+    out = tmp_path/'killed'
+    p = subprocess.run([sys.executable, '-c', KILLED, json.dumps(config_to_dict(cfg)), str(out), where],
+                       env={**os.environ, 'OMP_NUM_THREADS': str(torch.get_num_threads())}, capture_output=True, text=True)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    assert load_checkpoint(out/'checkpoint.pt')['step'] == 3
+    assert bool(list(out.glob('.checkpoint.pt.*.tmp'))) == (where == 'save')   # what the kill left half-written
+    done = fit(cfg, out, resume=True, progress=False)
+    assert identical(module_weights(run), module_weights(done))
+    totals = lambda c: [h['total'] for h in load_checkpoint(c)['history']]
+    assert totals(run) == totals(done)
+    assert sorted(p.name for p in out.iterdir()) == ['checkpoint.pt', 'config.json', 'history.json']
+
+
+def test_out_dir_is_checked_and_a_failed_new_run_leaves_nothing(cfg, tmp_path, monkeypatch):
+    (tmp_path/'mine').mkdir(); (tmp_path/'mine'/'config.json').write_text('{"my": "own file"}')
+    with pytest.raises(FileExistsError, match="holds files but no checkpoint.pt"): fit(cfg, tmp_path/'mine')
+    assert (tmp_path/'mine'/'config.json').read_text() == '{"my": "own file"}'
+    (tmp_path/'file').write_text('x')
+    with pytest.raises(FileExistsError, match='is a file'): fit(cfg, tmp_path/'file')
+    monkeypatch.setattr(T.Trainer, 'train_step', lambda *a, **k: (_ for _ in ()).throw(FloatingPointError('nan')))
+    with pytest.raises(FloatingPointError): fit(cfg, tmp_path/'new', progress=False)
+    assert not (tmp_path/'new').exists()
+
+
+def test_config_paths_types_and_files(tmp_path):
+    c = Config(root='rel/data', weights='w.pth')
+    assert c.root == str(tmp_path.cwd()/'rel'/'data') and c.weights == str(tmp_path.cwd()/'w.pth')
+    assert Config(weights='https://x/w.pth').weights == 'https://x/w.pth' and Config().weights == 'imagenet'
+    (tmp_path/'broken.json').write_text('{"epochs": 3,\n "lr": }')
+    with pytest.raises(ValueError, match=r"broken.json is not valid JSON .*line 2, column 8"): load_config(tmp_path/'broken.json')
+    (tmp_path/'typed.json').write_text('{"epochs": "30"}')
+    with pytest.raises(ValueError, match=r"typed.json: config.epochs = '30' \(str\): must be int"): load_config(tmp_path/'typed.json')
+
+
+def test_too_small_image_size_is_refused(cfg, tmp_path):
+    with pytest.raises(ValueError, match=r"image_size=8 makes a 4-px LR view .* use image_size ≥ 32."):
+        fit(replace(cfg, image_size=8), tmp_path/'tiny', progress=False)
+    assert not (tmp_path/'tiny').exists()
