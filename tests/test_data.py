@@ -307,3 +307,14 @@ def test_summary_names_categories_counts_and_squashing(synth, tmp_path):
     cat = tmp_path/'wide'; (cat/'train'/'good').mkdir(parents=True)
     for i, w in enumerate((40, 100)): Image.fromarray(np.zeros((40, w), np.uint8)).save(cat/'train'/'good'/f'{i}.png')
     assert MVTecDataset(cat, size=32).summary().endswith("width/height 1.00–2.50, squashed to 32×32")
+
+
+def test_16bit_rgb_keeps_its_scale(tmp_path):
+    "16-bit colour PNGs are read at 8-bit precision (what Pillow decodes) with the right scale, not cut to the low byte."
+    import struct, zlib
+    rgb = np.zeros((4, 4, 3), np.uint16); rgb[..., 0], rgb[..., 1], rgb[..., 2] = 65535, 100 * 257, 3 * 257
+    rows = b''.join(b'\0' + r.astype('>u2').tobytes() for r in rgb)
+    chunk = lambda t, d: struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+    (tmp_path/'rgb16.png').write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 4, 4, 16, 2, 0, 0, 0))
+                                       + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b''))
+    assert np.allclose(read_image(tmp_path/'rgb16.png')[0, 0], [1, 100 / 255, 3 / 255])

@@ -45,6 +45,9 @@ def test_report_files(ckpt, tmp_path):
     assert '| Category | AUC-I | AP-I | F1-I | AUC-P | AP-P | PRO-P | F1-P |' in md and '**Average**' in md
     assert 'tf_efficientnet_lite2, weights imagenet' in md
     assert len(list(csv.DictReader(open(tmp_path/'scores.csv')))) == 2 * 11
+    with pytest.raises(FileExistsError, match='already holds an evaluation'): evaluate(ckpt, out_dir=tmp_path)
+    (tmp_path/'file').write_text('x')
+    with pytest.raises(FileExistsError, match='is a file'): evaluate(ckpt, out_dir=tmp_path/'file')   # before any work
 
 
 def test_table3_grouping():
