@@ -26,7 +26,7 @@ def make_views(x: torch.Tensor, lr_scale: float = 0.5) -> tuple[torch.Tensor, to
     "High- and low-resolution views of an image batch `x` (N×3×H×W in [0,1]); LR is antialiased bilinear ×`lr_scale`."
     if x.ndim != 4: raise ValueError(f"expected an image batch N×C×H×W, got shape {tuple(x.shape)}")
     if not 0 < lr_scale < 1: raise ValueError(f"lr_scale must be in (0, 1), got {lr_scale}")
-    h, w = x.shape[-2:]
+    h, w = (int(s) for s in x.shape[-2:])       # plain ints, also when traced for export
     size = (max(1, round(h * lr_scale)), max(1, round(w * lr_scale)))
     return x, F.interpolate(x, size=size, mode='bilinear', antialias=True, align_corners=False)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['CONFIG_OPTIONS', 'BENCH_HEAD', 'weights_arg', 'add_config_options', 'config_overrides', 'demo_data', 'demo', 'train',
-           'find_checkpoints', 'evaluate_cmd', 'training_throughput', 'bench_line', 'bench', 'reproduce_cmd', 'main']
+           'find_checkpoints', 'evaluate_cmd', 'predict_cmd', 'calibrate_cmd', 'export_cmd', 'training_throughput',
+           'bench_line', 'bench', 'reproduce_cmd', 'main']
 
 # %% ../nbs/11_cli.ipynb #58dde9c5
 def weights_arg(value: str):
@@ -28,6 +29,8 @@ CONFIG_OPTIONS = {  # Config field: (flag, type, help)
     'augment': ('--augment', None, 'noise-aware augmentation (features are then not cached)'),
     'device': ('--device', str, "'auto', 'cpu', 'cuda', 'cuda:1', ..."),
     'seed': ('--seed', int, 'random seed (module init, data order, augmentation)'),
+    'holdout': ('--holdout', float, 'share of the normal training images held out to calibrate the thresholds, e.g. 0.1'),
+    'target_fpr': ('--target-fpr', float, 'false-positive rate on normal images the thresholds are set for'),
 }
 
 def add_config_options(p: argparse.ArgumentParser, preset_name: str | None = None):
@@ -127,6 +130,32 @@ def evaluate_cmd(checkpoint, data=None, out='hlgfa_eval', categories=None, examp
     for c, why in res.failed.items(): print(f"hlgfa eval: category {c} not evaluated: {why}", file=sys.stderr)
     return int(bool(res.failed))
 
+# %% ../nbs/11_cli.ipynb #b28912ac
+def predict_cmd(checkpoint, images, out='hlgfa_predictions', batch_size=8, device='auto', maps=True, force=False,
+                progress=True) -> int:
+    "Predict the images named by `images` (files, folders, globs) with a checkpoint; 1 if some could not be read."
+    from hlgfa_nb.deploy import Predictor, predict_files
+    s = predict_files(Predictor(find_checkpoints(checkpoint), device), images, out, batch_size, maps, force, progress=progress)
+    print(f"{s['images']} images, {s['flagged']} flagged as defective, {len(s['unreadable'])} unreadable, "
+          f"{s['seconds']:.1f} s ({s['images_per_s']:.1f} images/s); wrote {Path(out)/'predictions.csv'}, "
+          f"predictions.json{' and maps/' if maps else ''} in {Path(out).resolve()}")
+    for u in s['unreadable']: print(f"hlgfa predict: skipped {u['image']}: {u['error']}", file=sys.stderr)
+    return int(bool(s['unreadable']))
+
+def calibrate_cmd(checkpoint, normal=None, labelled=None, target_fpr=None, device='auto', progress=True):
+    "Set the thresholds of a run from normal images (or a labelled validation set) and print them."
+    from hlgfa_nb.deploy import calibrate_checkpoint, find_images
+    th = calibrate_checkpoint(find_checkpoints(checkpoint), find_images(normal) if normal else None, labelled, target_fpr,
+                              device, progress)
+    print(f"thresholds ({th.method}, from {th.n_images} images: {th.source}): image score {th.image:.6g}, "
+          f"pixel {th.pixel:.6g}" + (f", target FPR {th.target_fpr:.2%}" if th.target_fpr else ''))
+
+def export_cmd(checkpoint, out='hlgfa_detector.onnx', batch_size=1, force=False):
+    "Export a run to ONNX (and its JSON metadata)."
+    from hlgfa_nb.deploy import export_onnx
+    path = export_onnx(find_checkpoints(checkpoint), out, batch_size, force)
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB) and {path}.json")
+
 # %% ../nbs/11_cli.ipynb #100c5521
 def training_throughput(backbone='tf_efficientnet_lite2', size=256, steps=4, batch=8, device='cpu') -> dict[str, float]:
     "Images/s of cache building, cached / uncached / augmented training (last of 2 epochs) and evaluation."
@@ -187,12 +216,8 @@ def _preset_help() -> str:
     from hlgfa_nb.train import PRESETS
     return 'settings to start from: ' + '; '.join(f"'{k}': {what}" for k, (what, _) in PRESETS.items())
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='hlgfa', description="HLGFA: anomaly detection from the mismatch between the "
-                                "features of a high- and a low-resolution view of an image, aligned by a module trained "
-                                "on normal images only. Run `hlgfa demo` first; `hlgfa COMMAND --help` for details.")
-    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+def _add_demo(sub, fmt):
+    "Sub-command `hlgfa demo`."
     d = sub.add_parser('demo', help='the whole pipeline on synthetic data, offline, a few minutes on a CPU',
                        description='Make a small synthetic dataset, train a small model on the CPU on ImageNet features, '
                        'evaluate it (and the untrained module, for reference), and write Table 3 (CSV + Markdown) and '
@@ -201,6 +226,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument('--n-train', type=int, default=32, help='normal training images per category (default: 32)')
     add_config_options(d, 'demo')
 
+def _add_train(sub, fmt):
+    "Sub-command `hlgfa train`."
     t = sub.add_parser('train', help='train on a dataset in MVTec AD layout',
                        description='Train the HLGFA module on the normal training images of DATA (MVTec AD layout: '
                        'DATA/<category>/train/good/*.png). Writes OUT/checkpoint.pt, config.json and history.json. '
@@ -215,6 +242,8 @@ def _parser() -> argparse.ArgumentParser:
                    "given override it; --epochs may grow)")
     add_config_options(t)
 
+def _add_eval(sub, fmt):
+    "Sub-command `hlgfa eval`."
     e = sub.add_parser('eval', formatter_class=fmt, help='evaluate a checkpoint: Table 3, scores, figures',
                        description='Anomaly maps and scores of every test image of DATA, the seven metrics per category '
                        'and their mean (Table 3 layout) as CSV and Markdown, and figures, written to --out.')
@@ -228,6 +257,8 @@ def _parser() -> argparse.ArgumentParser:
                    "against the checkpoint's fingerprint)")
     e.add_argument('--force', action='store_true', help='replace an earlier evaluation in --out')
 
+def _add_reproduce(sub, fmt):
+    "Sub-command `hlgfa reproduce`."
     r = sub.add_parser('reproduce', help='HLGFA beside PatchCore in one harness (Table 3), or the loss ablation',
                        description='Train and evaluate HLGFA and PatchCore on DATA with the same backbone and images and '
                        'print the seven metrics beside the paper\'s, with fit time, images/s, memory and stored state; '
@@ -241,6 +272,38 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--out', help='folder for checkpoints and the markdown tables (default: a temporary folder)')
     add_config_options(r)
 
+def _add_deploy(sub, fmt):
+    "Sub-command `hlgfa predict`, `calibrate` and `export`."
+    pr = sub.add_parser('predict', formatter_class=fmt, help='decisions, scores and maps for new images',
+                        description='Score new images (files, folders searched recursively, or glob patterns) with a '
+                        'trained run: predictions.csv/json (raw and normalised score, decision at the stored threshold, '
+                        'defect area) and, per image, a map picture and a mask in --out/maps. Any image size.')
+    pr.add_argument('--checkpoint', required=True, help='checkpoint file or run folder (calibrated: hlgfa train does it)')
+    pr.add_argument('images', nargs='+', help='image files, folders or glob patterns')
+    pr.add_argument('--out', default='hlgfa_predictions', help='output folder (new or empty)')
+    pr.add_argument('--batch-size', type=int, default=8); pr.add_argument('--device', default='auto')
+    pr.add_argument('--no-maps', dest='maps', action='store_false', help='write the table only')
+    pr.add_argument('--force', action='store_true', help='write into a folder that is not empty')
+
+    ca = sub.add_parser('calibrate', formatter_class=fmt, help="set a run's thresholds again",
+                        description="Thresholds from normal images (quantile at the target false-positive rate) or, "
+                        "with --labelled, the F1-optimal ones on a validation set in MVTec AD layout; stored in the run.")
+    ca.add_argument('--checkpoint', required=True, help='checkpoint file or run folder')
+    ca.add_argument('--normal', nargs='+', help="normal images (files, folders, globs); default: the run's held-out images")
+    ca.add_argument('--labelled', help='validation set in MVTec AD layout (test split with masks): F1-optimal thresholds')
+    ca.add_argument('--target-fpr', type=float, help="false-positive rate on normal images (default: the run's)")
+    ca.add_argument('--device', default='auto')
+
+    ex = sub.add_parser('export', formatter_class=fmt, help='export a run to ONNX',
+                        description='The whole detector (views, backbone, module, map, score) as one ONNX graph with a '
+                        'fixed input size, and a JSON file with its input layout, thresholds and normalisation.')
+    ex.add_argument('--checkpoint', required=True, help='checkpoint file or run folder')
+    ex.add_argument('--out', default='hlgfa_detector.onnx', help='the .onnx file to write')
+    ex.add_argument('--batch-size', type=int, default=1, help='images per call, fixed in the graph')
+    ex.add_argument('--force', action='store_true', help='replace an existing file')
+
+def _add_bench(sub, fmt):
+    "Sub-command `hlgfa bench`."
     b = sub.add_parser('bench', formatter_class=fmt, help='training and evaluation throughput on this machine',
                        description='Images/s of feature caching, training (cached, uncached, augmented) and evaluation '
                        'on a synthetic category, for each backbone (random init: speed does not depend on weights).')
@@ -249,9 +312,23 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument('--steps', type=int, default=4, help='training steps per epoch')
     b.add_argument('--batch', type=int, default=8, help='batch size')
     b.add_argument('--device', default='cpu')
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='hlgfa', description="HLGFA: anomaly detection from the mismatch between the "
+                                "features of a high- and a low-resolution view of an image, aligned by a module trained "
+                                "on normal images only. Run `hlgfa demo` first; `hlgfa COMMAND --help` for details.")
+    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    _add_demo(sub, fmt)
+    _add_train(sub, fmt)
+    _add_eval(sub, fmt)
+    _add_deploy(sub, fmt)
+    _add_reproduce(sub, fmt)
+    _add_bench(sub, fmt)
     return p
 
-_COMMANDS = {'demo': demo, 'train': train, 'eval': evaluate_cmd, 'reproduce': reproduce_cmd, 'bench': bench}
+_COMMANDS = {'demo': demo, 'train': train, 'eval': evaluate_cmd, 'predict': predict_cmd, 'calibrate': calibrate_cmd,
+             'export': export_cmd, 'reproduce': reproduce_cmd, 'bench': bench}
 
 def _interrupted(cmd: str, argv: list[str], args: dict) -> str:
     "The one line Ctrl-C prints: what was kept and, for a training run, the exact command that resumes it."
@@ -277,4 +354,4 @@ def main(argv=None) -> int:
     except (OSError, ValueError, RuntimeError, TypeError, FloatingPointError) as e:
         print(f"hlgfa {cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
-    return result if cmd == 'eval' else 0
+    return result if cmd in ('eval', 'predict') else 0

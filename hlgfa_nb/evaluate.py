@@ -20,8 +20,8 @@ from .train import Config, build_backbone, build_module, load_trained, resolve_d
 
 # %% auto #0
 __all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'REPORT_FILES', 'load_detector', 'untrained_detector',
-           'CategoryResult', 'pick_examples', 'evaluate_category', 'category_group', 'EvalResult', 'plot_examples',
-           'describe', 'report_folder', 'evaluate', 'write_report', 'evaluate_detector']
+           'CategoryResult', 'pick_examples', 'rates', 'evaluate_category', 'category_group', 'EvalResult',
+           'plot_examples', 'describe', 'report_folder', 'evaluate', 'write_report', 'evaluate_detector']
 
 # %% ../nbs/09_evaluate.ipynb #f6d15dad
 def load_detector(checkpoint, device='auto') -> AnomalyDetector:
@@ -46,6 +46,7 @@ class CategoryResult:
     samples: list                 # the test images (data.Sample: path, category, defect, mask path)
     examples: list[dict]          # image, mask, map, defect and score of the figure's images
     map_range: tuple[float, float]  # smallest and largest map value over the category
+    at_threshold: dict | None = None  # precision, recall, F1, FPR of images and pixels at the stored thresholds
 
 def pick_examples(dataset: MVTecDataset, k: int) -> list[int]:
     "Indices of `k` defective test images, taking the defect types in turn, for the figure."
@@ -55,13 +56,23 @@ def pick_examples(dataset: MVTecDataset, k: int) -> list[int]:
     longest = max(map(len, by_type.values()), default=0)
     return [ids[j] for j in range(longest) for ids in by_type.values() if j < len(ids)][:k]
 
+def rates(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
+    "Precision, recall, F1 and false-positive rate of a confusion count (NaN where undefined)."
+    div = lambda a, b: a / b if b else float('nan')
+    return dict(precision=div(tp, tp + fp), recall=div(tp, tp + fn), F1=div(2 * tp, 2 * tp + fp + fn), FPR=div(fp, fp + tn))
+
+def _counts(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    return np.array([(pred & truth).sum(), (pred & ~truth).sum(), (~pred & truth).sum(), (~pred & ~truth).sum()], np.int64)
+
 @torch.no_grad()
 def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, examples=(),
-                      metrics_cfg: MetricsConfig | None = None, progress: bool = True) -> CategoryResult:
+                      metrics_cfg: MetricsConfig | None = None, progress: bool = True,
+                      thresholds: tuple[float, float] | None = None) -> CategoryResult:
     "Maps and scores of every image of `dataset` (one category), streamed into the metrics; keeps `examples` (indices)."
     if len({s.category for s in dataset.samples}) != 1:
         raise ValueError(f"evaluate_category takes one category, got {dataset.categories}; metrics are per category.")
     pixel, scores, kept, lo, hi, start = PixelMetrics(metrics_cfg), [], [], math.inf, -math.inf, 0
+    pixel_counts = np.zeros(4, np.int64)
     want, dev = set(examples), detector.device
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size)
     for batch in tqdm(loader, desc=f'evaluating {dataset.categories[0]}', disable=not progress, leave=False):
@@ -71,16 +82,19 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
             raise ValueError(f"the detector returned maps of shape {tuple(maps.shape)} for masks {tuple(masks.shape)}; "
                              "maps must be N×H×W at the input size.")
         pixel.update(maps, masks)
+        if thresholds: pixel_counts += _counts((maps >= thresholds[1]).numpy(), masks.bool().numpy())
         scores.append(s); lo, hi = min(lo, float(maps.min())), max(hi, float(maps.max()))
         for j in range(len(maps)):
             if start + j in want:
                 kept.append(dict(index=start + j, image=batch['image'][j], mask=masks[j], map=maps[j].clone(),
                                  defect=batch['defect'][j], score=float(s[j])))
         start += len(maps)
-    scores = torch.cat(scores).numpy()
-    metrics = image_metrics(scores, [s.label for s in dataset.samples]) | pixel.compute()
+    scores, labels = torch.cat(scores).numpy(), np.array([s.label for s in dataset.samples], bool)
+    metrics = dict.fromkeys(METRIC_NAMES, float('nan'))       # what one kind of image alone cannot give stays NaN
+    if 0 < labels.sum() < len(labels): metrics |= image_metrics(scores, labels) | pixel.compute()
+    at = None if not thresholds else dict(image=rates(*_counts(scores >= thresholds[0], labels)), pixel=rates(*pixel_counts))
     return CategoryResult(dataset.categories[0], {k: metrics[k] for k in METRIC_NAMES}, scores, list(dataset.samples),
-                          kept, (lo, hi))
+                          kept, (lo, hi), at)
 
 # %% ../nbs/09_evaluate.ipynb #1724f53c
 MVTEC_TEXTURES = ('carpet', 'grid', 'leather', 'tile', 'wood')
@@ -103,8 +117,9 @@ class EvalResult:
 
     @property
     def mean(self) -> dict[str, float]:
-        "The mean of each metric over the evaluated categories (Table 3's 'Average')."
-        return {k: float(np.mean([r.metrics[k] for r in self.categories.values()])) for k in METRIC_NAMES}
+        "The mean of each metric over the evaluated categories that have it (Table 3's 'Average')."
+        def avg(v): return float(np.mean(v)) if v else float('nan')
+        return {k: avg([r.metrics[k] for r in self.categories.values() if r.metrics[k] == r.metrics[k]]) for k in METRIC_NAMES}
 
     def rows(self) -> list[tuple[str, str, dict[str, float]]]:
         "(group, category, metrics) in Table 3's order, the mean last."
@@ -121,9 +136,21 @@ class EvalResult:
         for g, c, m in self.rows():
             lead = ([g if g != last else ''] if grouped else []) + [f"**{c}**" if c == 'Average' else c]
             last = g
-            lines.append('| ' + ' | '.join(lead + [f"{100 * m[k]:.{digits}f}" for k in TABLE3_COLUMNS]) + ' |')
+            lines.append('| ' + ' | '.join(lead + [f"{100 * m[k]:.{digits}f}" if m[k] == m[k] else 'n/a'
+                                                   for k in TABLE3_COLUMNS]) + ' |')
+        lines += self._at_threshold_lines()
         lines += [''] + [f"Not evaluated: {c}: {why}" for c, why in self.failed.items()] if self.failed else []
         return '\n'.join(lines) + '\n'
+
+    def _at_threshold_lines(self) -> list[str]:
+        "The decisions at the stored thresholds, per category (×100), if the detector had them."
+        rows = [(c, r.at_threshold) for c, r in self.categories.items() if r.at_threshold]
+        if not rows: return []
+        keys = [(lvl, k) for lvl in ('image', 'pixel') for k in ('precision', 'recall', 'F1', 'FPR')]
+        cell = lambda v: 'n/a' if v != v else f"{100 * v:.1f}"
+        return (['', '**At the stored thresholds** (decisions a line would make)', '',
+                 '| Category | ' + ' | '.join(f"{k} ({lvl[0].upper()})" for lvl, k in keys) + ' |', '|' + '---|' * (1 + len(keys))]
+                + ['| ' + ' | '.join([c] + [cell(a[lvl][k]) for lvl, k in keys]) + ' |' for c, a in rows])
 
     def write_csv(self, path) -> Path:
         "One row per category (and the mean): group, category, the seven metrics ×100."
@@ -164,7 +191,9 @@ def _detectors(checkpoint, device, weights=None):
     out = {}
     for cat, path in items:
         cfg, backbone, module, state = load_trained(path, device, weights=weights)
-        out[cat] = (cfg, AnomalyDetector(backbone, module, cfg.score, cfg.lr_scale), state['categories'])
+        cal = state.get('calibration')
+        out[cat] = (cfg, AnomalyDetector(backbone, module, cfg.score, cfg.lr_scale), state['categories'],
+                    (cal['image'], cal['pixel']) if cal else None)
     return out
 
 def describe(cfg: Config) -> str:
@@ -190,7 +219,7 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
     "Table 3 and Fig. 6 of a checkpoint (or {category: checkpoint}) on the test images of `root`, category by category."
     if out_dir is not None: report_folder(out_dir, overwrite)
     dets = _detectors(checkpoint, device, weights)
-    cfg0, _, trained = next(iter(dets.values()))
+    cfg0, _, trained, _ = next(iter(dets.values()))
     root = root if root is not None else cfg0.root
     if root is None: raise ValueError("no dataset root: pass root=<folder in MVTec AD layout>.")
     found = list_categories(root)
@@ -202,10 +231,11 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
         raise ValueError(f"no checkpoint for categories {missing}; the per-category checkpoints cover {sorted(dets)}.")
     result = EvalResult({}, f"HLGFA on {Path(root).name}: {describe(cfg0)}")
     for c in categories:
-        cfg, det, _ = dets[c if c in dets else None]
+        cfg, det, _, thresholds = dets[c if c in dets else None]
         try:
             test = MVTecDataset(root, 'test', c, size=cfg.image_size)
-            result.categories[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg, progress)
+            result.categories[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg,
+                                                     progress, thresholds)
         except (OSError, ValueError) as e:
             result.failed[c] = ' '.join(str(e).split())
             warnings.warn(f"category {c} not evaluated: {result.failed[c]}", stacklevel=2)

@@ -166,6 +166,9 @@ class AnomalyDetector(nn.Module):
     @torch.inference_mode()
     def features(self, images: torch.Tensor) -> tuple[list, list, HLGFAOutput]:
         "HR features, LR features and the module's output (refined features, priors, gate, guidance) of `images`."
+        return self._features(images)
+
+    def _features(self, images: torch.Tensor) -> tuple[list, list, HLGFAOutput]:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images N×3×H×W in [0, 1], got shape {tuple(images.shape)}")
         x_h, x_l = make_views(images.to(self.device, torch.float32), self.lr_scale)
@@ -174,13 +177,21 @@ class AnomalyDetector(nn.Module):
             f_h, f_l = ([f.contiguous(memory_format=torch.channels_last) for f in fs] for fs in (f_h, f_l))
         return f_h, f_l, self.module(f_h, f_l)
 
+    def _parts(self, images: torch.Tensor) -> ScoreMaps:
+        f_h, _, out = self._features(images)
+        return score_maps(out.f_hat, f_h, images.shape[-2:], self.cfg, out.guidance)
+
     @torch.inference_mode()
     def predict(self, images: torch.Tensor) -> Prediction:
         "Anomaly maps and scores of an image batch (N×3×H×W in [0, 1])."
-        f_h, _, out = self.features(images)
-        parts = score_maps(out.f_hat, f_h, images.shape[-2:], self.cfg, out.guidance)
+        parts = self._parts(images)
         maps = parts.map.float()
         return Prediction(maps, image_score(maps, self.cfg), parts.stage_maps, parts.sim, parts.weight)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        "(maps, image scores): `predict` as one traceable graph, for export (chapter 14)."
+        maps = self._parts(images).map.float()
+        return maps, image_score(maps, self.cfg)
 
 # %% ../nbs/04_scoring.ipynb #6c94262f
 @torch.inference_mode()

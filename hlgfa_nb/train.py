@@ -29,7 +29,7 @@ __all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 
            'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'preset', 'resolve_device', 'amp_dtype',
            'autocast', 'epoch_batches', 'rank_share', 'build_backbone', 'backbone_fingerprint', 'build_module',
            'feature_bytes', 'backbone_features', 'FeatureCache', 'versions_compatible', 'save_checkpoint',
-           'load_checkpoint', 'check_backbone', 'load_trained', 'Trainer', 'check_image_size', 'fit',
+           'load_checkpoint', 'check_backbone', 'load_trained', 'Trainer', 'check_image_size', 'holdout_split', 'fit',
            'fit_per_category', 'fit_multiprocess']
 
 # %% ../nbs/08_train.ipynb #5dcf06f5
@@ -65,6 +65,10 @@ class Config:
     weight_decay: float = 0.0                # Adam weight decay (reproduction choice; paper: none stated)
     augment: bool = True                     # noise-aware augmentation of §3.3 with `aug` (paper: on)
     seed: int = 0                            # module init, data order, augmentation, random-init backbone
+    # thresholds (chapter 14)
+    holdout: float = 0.0                     # share of each category's normal training images held out to calibrate
+                                             # the thresholds (seeded); 0: calibrate on the training images (optimistic)
+    target_fpr: float = 0.005                # false-positive rate on normal images the thresholds are set for
     # runtime: how fast, not what
     device: str = _runtime('auto')           # 'auto' (cuda:LOCAL_RANK if available, else cpu), 'cpu', 'cuda:1', ...
     amp: str = _runtime('auto')              # autocast on CUDA: 'auto' (bf16 if supported, else fp16), 'bf16', 'fp16', 'off'
@@ -89,6 +93,8 @@ class Config:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1: raise ValueError(f"Config.{name}={v!r}: must be an integer ≥ 1.")
         if not 0 < self.lr_scale < 1: raise ValueError(f"Config.lr_scale={self.lr_scale}: must be in (0, 1), e.g. 0.5.")
+        if not 0 <= self.holdout < 1: raise ValueError(f"Config.holdout={self.holdout}: must be in [0, 1), e.g. 0.1.")
+        if not 0 < self.target_fpr < 1: raise ValueError(f"Config.target_fpr={self.target_fpr}: must be in (0, 1), e.g. 0.005.")
         if not 0 < self.lr_min <= self.lr:
             raise ValueError(f"Config.lr={self.lr}, lr_min={self.lr_min}: need 0 < lr_min ≤ lr (paper: 1e-3 → 1e-4).")
         if self.padding not in PADDINGS: raise ValueError(f"Config.padding={self.padding!r}: choose one of {PADDINGS}.")
@@ -404,11 +410,23 @@ def check_image_size(cfg: Config, backbone: FrozenBackbone):
                          f"the deepest stage's stride of {backbone.name} ({stride} px): use image_size ≥ "
                          f"{math.ceil(stride / cfg.lr_scale)}.")
 
+def holdout_split(samples: list, share: float, seed: int) -> tuple[list, list]:
+    "(kept, held out): per category, round(share × its images) held out by a seeded permutation, at least one kept."
+    kept, held = [], []
+    for c in dict.fromkeys(s.category for s in samples):
+        mine = [s for s in samples if s.category == c]
+        k = round(share * len(mine))
+        if k >= len(mine): raise ValueError(f"holdout={share} leaves no training image of category {c} ({len(mine)} images).")
+        out = set(np.random.default_rng([seed, len(mine)]).permutation(len(mine))[:k].tolist())
+        kept += [s for i, s in enumerate(mine) if i not in out]; held += [s for i, s in enumerate(mine) if i in out]
+    return kept, held
+
 @patch
 def _data(self: Trainer):
-    "The training split, what the module sees of it (augmented or not), and each image's category id."
+    "The training split (less the held-out images), what the module sees of it (augmented or not), category ids."
     cfg = self.cfg
     self.train = MVTecDataset(cfg.root, 'train', cfg.categories, cfg.image_size)
+    self.train.samples, self.held_out = holdout_split(self.train.samples, cfg.holdout, cfg.seed)
     self.data = NoisyTrainingSet(self.train, cfg.aug, cfg.seed) if cfg.augment else self.train
     self.cat_ids = torch.tensor([self.train.categories.index(s.category) for s in self.train.samples])
     if self.progress: print(self.train.summary())
@@ -547,7 +565,8 @@ def state(self: Trainer) -> dict:
                 step=self.step, epoch=self.step // self.steps_per_epoch, total_steps=self.total,
                 module=self.module.state_dict(), head=None if self.head is None else self.head.state_dict(),
                 optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(), scaler=self.scaler.state_dict(),
-                rng=torch.get_rng_state(), history=self.history, partial_epoch=self.partial)
+                rng=torch.get_rng_state(), history=self.history, partial_epoch=self.partial,
+                held_out=[str(s.path) for s in self.held_out])
 
 @patch
 def save(self: Trainer):
@@ -603,7 +622,7 @@ def _prepare_out(out_dir: Path) -> bool:
     return False
 
 def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None, progress: bool = True) -> Path:
-    "Train the HLGFA module of `cfg`; returns `<out_dir>/checkpoint.pt`. `resume` continues a run saved in `out_dir`."
+    "Train the HLGFA module of `cfg` (then calibrate its thresholds, chapter 14); returns `<out_dir>/checkpoint.pt`."
     out_dir = Path(out_dir)
     ckpt = out_dir/'checkpoint.pt'
     rank, world, local_rank = _dist_env()
@@ -617,11 +636,14 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
     try:
         run = Trainer(cfg, out_dir, progress)
         if state is not None: run.restore(state)
-        if run.step >= run.total: return ckpt
+        if run.step >= run.total and 'calibration' in (state or {}): return ckpt
         run.cache = run.make_cache()
         try: run.run(max_steps)
         finally:
             if run.cache is not None: run.cache.close()
+        if run.step >= run.total and rank == 0:
+            from hlgfa_nb.deploy import calibrate_checkpoint   # chapter 14: thresholds from normal images
+            calibrate_checkpoint(ckpt, progress=progress)
     except BaseException:
         if new and not ckpt.is_file(): shutil.rmtree(out_dir, ignore_errors=True)   # a new run that saved nothing
         raise
