@@ -1,0 +1,74 @@
+"""HLGFA against PatchCore on time, in one run: inference next to one high-resolution backbone pass, and training next to
+PatchCore's fit, on a 200-image category at 256 px with the `cpu` preset (EfficientNet-Lite2, ImageNet weights).
+
+    python bench/bench_speed.py [--train 200] [--size 256] [--coreset 0.1] [--epochs 30]
+
+Both methods are trained on a synthetic category with the library's own `fit` and `PatchCore.fit`; the same test
+batch then goes through: the HR backbone pass alone (the floor: any method that looks at the image at this size pays
+it), the full HLGFA path (`predict`: both views, module, maps, score), the same detector exported to ONNX and run by
+onnxruntime, and PatchCore with a --coreset memory bank. Reported: ms/image, images/s and the ratios, measured
+side by side (best of --repeats interleaved rounds), peak memory, and the wall time of each method's training."""
+import argparse, tempfile, time
+from pathlib import Path
+
+import torch
+
+from hlgfa_nb.baselines import PatchCore, PatchCoreConfig
+from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
+from hlgfa_nb.deploy import OnnxDetector, export_onnx
+from hlgfa_nb.evaluate import load_detector
+from hlgfa_nb.reproduce import patchcore_config, peak_memory_mb, state_mb
+from hlgfa_nb.train import fit, preset
+
+
+def best(fns: dict, repeats: int) -> dict:
+    "Best seconds of each function over `repeats` interleaved rounds (after one warm-up call each)."
+    for fn in fns.values(): fn()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t = time.perf_counter(); fn(); times[k].append(time.perf_counter() - t)
+    return {k: min(v) for k, v in times.items()}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--train', type=int, default=200); p.add_argument('--size', type=int, default=256)
+    p.add_argument('--coreset', type=float, default=0.1); p.add_argument('--epochs', type=int, default=None)
+    p.add_argument('--batch', type=int, default=8); p.add_argument('--repeats', type=int, default=3)
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory() as w:
+        work = Path(w)
+        root = make_synthetic_mvtec(work/'data', categories=('weave',), n_train=a.train, n_test_good=a.batch,
+                                    n_test_defect=1, size=a.size)
+        cfg = preset('cpu', root, image_size=a.size, **({'epochs': a.epochs} if a.epochs else {}))
+        t = time.perf_counter(); ckpt = fit(cfg, work/'hlgfa', progress=False); fit_h = time.perf_counter() - t
+        train = torch.utils.data.DataLoader(MVTecDataset(root, 'train', size=a.size), batch_size=a.batch)
+        t = time.perf_counter()
+        pc = PatchCore(patchcore_config(cfg, PatchCoreConfig(coreset_ratio=a.coreset)), cfg.score).fit(train)
+        fit_p = time.perf_counter() - t
+        hl, onnx = load_detector(ckpt, 'cpu'), OnnxDetector(export_onnx(ckpt, work/'d.onnx', a.batch), torch.get_num_threads())
+        x = torch.stack([MVTecDataset(root, 'test', size=a.size)[i]['image'] for i in range(a.batch)])
+        with torch.inference_mode():
+            s = best(dict(hr=lambda: hl.backbone(x), hlgfa=lambda: hl.predict(x), onnx=lambda: onnx.predict(x),
+                          patchcore=lambda: pc.predict(x)), a.repeats)
+            peak = {m: peak_memory_mb(lambda: d.predict(x), torch.device('cpu')) for m, d in (('HLGFA', hl), ('PatchCore', pc))}
+        state = {m: state_mb(d) for m, d in (('HLGFA', hl), ('PatchCore', pc))}
+    ms = {k: 1e3 * v / a.batch for k, v in s.items()}
+    print(f"\n{cfg.backbone} (ImageNet), {a.size} px, batch {a.batch}, {torch.get_num_threads()} threads; "
+          f"{a.train} training images, PatchCore coreset {a.coreset:.0%}; best of {a.repeats} interleaved rounds\n")
+    print(f"{'path':>28} {'ms/image':>9} {'images/s':>9} {'÷ HR pass':>10}")
+    for k, name in (('hr', 'HR backbone pass (floor)'), ('hlgfa', 'HLGFA predict (PyTorch)'), ('onnx', 'HLGFA (onnxruntime)'),
+                    ('patchcore', 'PatchCore predict')):
+        print(f"{name:>28} {ms[k]:9.1f} {1e3 / ms[k]:9.1f} {ms[k] / ms['hr']:9.2f}×")
+    print(f"\nPatchCore ÷ HLGFA, ms/image: {ms['patchcore'] / ms['hlgfa']:.2f}× (PyTorch), "
+          f"{ms['patchcore'] / ms['onnx']:.2f}× (onnxruntime)")
+    print(f"training: HLGFA fit {fit_h:.0f} s ({cfg.epochs} epochs, with feature caching and calibration), "
+          f"PatchCore fit {fit_p:.0f} s; PatchCore ÷ HLGFA {fit_p / fit_h:.2f}×")
+    print("peak inference memory, batch of " + str(a.batch) + " (MiB): " + ', '.join(f"{m} {v:.0f}" for m, v in peak.items()) +
+          "; stored state (MiB): " + ', '.join(f"{m} {v:.2f}" for m, v in state.items()))
+
+
+
+if __name__ == '__main__':
+    main()
