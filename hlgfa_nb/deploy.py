@@ -17,7 +17,8 @@ import hlgfa_nb
 from .data import IMAGE_EXTS, MVTecDataset, read_image
 from .metrics import PixelMetrics, best_f1, tally_scores
 from .scoring import AnomalyDetector, blur_matrix
-from .train import config_from_dict, load_checkpoint, load_trained, save_checkpoint
+from .evaluate import load_detector
+from .train import config_from_dict, load_checkpoint, save_checkpoint
 from .viz import ANOMALY_CMAP
 
 # %% auto #0
@@ -102,7 +103,7 @@ def calibrate_checkpoint(checkpoint, normal=None, labelled=None, target_fpr: flo
     "Calibrate a trained run on `normal` (image paths; default: its held-out or training images), store it, return it."
     state = load_checkpoint(checkpoint)
     cfg = config_from_dict(state['config'])
-    det = _detector(checkpoint, device)
+    det = load_detector(checkpoint, device)
     if normal is not None: images, source = ImageFiles(normal, cfg.image_size), f"{len(normal)} given normal images"
     elif state.get('held_out'):
         images, source = ImageFiles(state['held_out'], cfg.image_size), "normal training images held out of training"
@@ -113,10 +114,6 @@ def calibrate_checkpoint(checkpoint, normal=None, labelled=None, target_fpr: flo
     th = calibrate(det, images, target_fpr or cfg.target_fpr, labelled, source, progress=progress)
     save_checkpoint({**state, 'calibration': asdict(th)}, checkpoint)
     return th
-
-def _detector(checkpoint, device='auto', weights=None) -> AnomalyDetector:
-    cfg, backbone, module, _ = load_trained(checkpoint, device, weights=weights)
-    return AnomalyDetector(backbone, module, cfg.score, cfg.lr_scale)
 
 # %% ../nbs/14_deploy.ipynb #ca9f330e
 @dataclass
@@ -149,7 +146,7 @@ class Predictor:
         if 'calibration' not in state:
             raise ValueError(f"{checkpoint} has no thresholds: run `hlgfa calibrate --checkpoint {checkpoint}` "
                              "(or calibrate_checkpoint) first.")
-        self.detector, self.thresholds = _detector(checkpoint, device, weights), Thresholds(**state['calibration'])
+        self.detector, self.thresholds = load_detector(checkpoint, device, weights), Thresholds(**state['calibration'])
         self.size = config_from_dict(state['config']).image_size
 
     def _resized(self, x: torch.Tensor) -> torch.Tensor:
@@ -264,7 +261,7 @@ def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False) 
     path = Path(path)
     if path.exists() and not overwrite: raise FileExistsError(f"{path} exists: choose another file or pass overwrite=True.")
     state = load_checkpoint(checkpoint)
-    cfg, det = config_from_dict(state['config']), _detector(checkpoint, 'cpu').eval()
+    cfg, det = config_from_dict(state['config']), load_detector(checkpoint, 'cpu').eval()
     det.channels_last = False
     blur_matrix.cache_clear()                        # cached matrices are traced afresh, and not kept from tracing
     x = torch.rand(batch_size, 3, cfg.image_size, cfg.image_size)

@@ -16,7 +16,7 @@ from .data import MVTecDataset, as_categories, list_categories, select_categorie
 from .metrics import METRIC_NAMES, MetricsConfig, PixelMetrics, image_metrics
 from .scoring import AnomalyDetector
 from .viz import outline, overlay, show, show_map
-from .train import Config, build_backbone, build_module, load_trained, resolve_device
+from .train import Config, build_backbone, build_module, config_from_dict, load_checkpoint, load_trained, resolve_device
 
 # %% auto #0
 __all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'REPORT_FILES', 'load_detector', 'untrained_detector',
@@ -24,10 +24,14 @@ __all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'REPORT_FILES', 
            'plot_examples', 'describe', 'report_folder', 'evaluate', 'write_report', 'evaluate_detector']
 
 # %% ../nbs/09_evaluate.ipynb #f6d15dad
-def load_detector(checkpoint, device='auto') -> AnomalyDetector:
-    "The detector (backbone + trained module + scoring) of a checkpoint, on `device`."
-    cfg, backbone, module, _ = load_trained(checkpoint, device)
-    return AnomalyDetector(backbone, module, cfg.score, cfg.lr_scale)
+def load_detector(checkpoint, device='auto', weights=None) -> AnomalyDetector:
+    "The detector (backbone + trained module + scoring, and feature statistics if fitted) of a checkpoint, on `device`."
+    cfg, backbone, module, state = load_trained(checkpoint, device, weights=weights)
+    det = AnomalyDetector(backbone, module, cfg.score, cfg.lr_scale)
+    if 'typicality' in state:
+        from hlgfa_nb.limits import FeatureGaussian          # the remedy of chapter 15
+        det.typicality = FeatureGaussian.from_state(state['typicality']).to(det.device)
+    return det
 
 def untrained_detector(cfg: Config, device='auto') -> AnomalyDetector:
     "The detector of `cfg` with an untrained (freshly initialised) module: the baseline of the learning check."
@@ -47,6 +51,7 @@ class CategoryResult:
     examples: list[dict]          # image, mask, map, defect and score of the figure's images
     map_range: tuple[float, float]  # smallest and largest map value over the category
     at_threshold: dict | None = None  # precision, recall, F1, FPR of images and pixels at the stored thresholds
+    per_type: dict | None = None      # defect type → the seven metrics of its images against the good ones
 
 def pick_examples(dataset: MVTecDataset, k: int) -> list[int]:
     "Indices of `k` defective test images, taking the defect types in turn, for the figure."
@@ -73,6 +78,8 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
         raise ValueError(f"evaluate_category takes one category, got {dataset.categories}; metrics are per category.")
     pixel, scores, kept, lo, hi, start = PixelMetrics(metrics_cfg), [], [], math.inf, -math.inf, 0
     pixel_counts = np.zeros(4, np.int64)
+    types = sorted({s.defect for s in dataset.samples} - {'good'})
+    per_pixel = {t: PixelMetrics(metrics_cfg) for t in types} if len(types) > 1 else {}
     want, dev = set(examples), detector.device
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size)
     for batch in tqdm(loader, desc=f'evaluating {dataset.categories[0]}', disable=not progress, leave=False):
@@ -82,6 +89,8 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
             raise ValueError(f"the detector returned maps of shape {tuple(maps.shape)} for masks {tuple(masks.shape)}; "
                              "maps must be N×H×W at the input size.")
         pixel.update(maps, masks)
+        for t, pm in per_pixel.items():                        # each type with the good images
+            if sel := [j for j, d in enumerate(batch['defect']) if d in ('good', t)]: pm.update(maps[sel], masks[sel])
         if thresholds: pixel_counts += _counts((maps >= thresholds[1]).numpy(), masks.bool().numpy())
         scores.append(s); lo, hi = min(lo, float(maps.min())), max(hi, float(maps.max()))
         for j in range(len(maps)):
@@ -94,7 +103,17 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
     if 0 < labels.sum() < len(labels): metrics |= image_metrics(scores, labels) | pixel.compute()
     at = None if not thresholds else dict(image=rates(*_counts(scores >= thresholds[0], labels)), pixel=rates(*pixel_counts))
     return CategoryResult(dataset.categories[0], {k: metrics[k] for k in METRIC_NAMES}, scores, list(dataset.samples),
-                          kept, (lo, hi), at)
+                          kept, (lo, hi), at, _per_type(per_pixel, dataset.samples, scores, labels))
+
+def _per_type(per_pixel: dict, samples: list, scores: np.ndarray, labels: np.ndarray) -> dict | None:
+    "The seven metrics of each defect type's images against the good ones (None for a category of one type)."
+    out = {}
+    for t, pm in per_pixel.items():
+        idx = [i for i, s in enumerate(samples) if s.defect in ('good', t)]
+        if 0 < labels[idx].sum() < len(idx):
+            m = image_metrics(scores[idx], labels[idx]) | pm.compute()
+            out[t] = {k: m[k] for k in METRIC_NAMES}
+    return out or None
 
 # %% ../nbs/09_evaluate.ipynb #1724f53c
 MVTEC_TEXTURES = ('carpet', 'grid', 'leather', 'tile', 'wood')
@@ -138,9 +157,27 @@ class EvalResult:
             last = g
             lines.append('| ' + ' | '.join(lead + [f"{100 * m[k]:.{digits}f}" if m[k] == m[k] else 'n/a'
                                                    for k in TABLE3_COLUMNS]) + ' |')
-        lines += self._at_threshold_lines()
+        lines += self._per_type_lines(digits) + self._at_threshold_lines()
         lines += [''] + [f"Not evaluated: {c}: {why}" for c, why in self.failed.items()] if self.failed else []
         return '\n'.join(lines) + '\n'
+
+    def _per_type_lines(self, digits: int = 1) -> list[str]:
+        "Each category's defect types, each against the category's good images (×100)."
+        rows = [(c, t, m) for c, r in self.categories.items() for t, m in (r.per_type or {}).items()]
+        if not rows: return []
+        cell = lambda v: 'n/a' if v != v else f"{100 * v:.{digits}f}"
+        return (['', "**Per defect type** (each type's images against the category's good images)", '',
+                 '| Category | Defect type | ' + ' | '.join('PRO-P' if k == 'PRO' else k for k in TABLE3_COLUMNS) + ' |',
+                 '|' + '---|' * (2 + len(TABLE3_COLUMNS))]
+                + ['| ' + ' | '.join([c, t] + [cell(m[k]) for k in TABLE3_COLUMNS]) + ' |' for c, t, m in rows])
+
+    def write_per_type_csv(self, path) -> Path:
+        "One row per category and defect type: the seven metrics ×100."
+        with open(path, 'w', newline='') as f:
+            w = csv.writer(f); w.writerow(['category', 'defect', *TABLE3_COLUMNS])
+            for c, r in self.categories.items():
+                for t, m in (r.per_type or {}).items(): w.writerow([c, t, *(f"{100 * m[k]:.4f}" for k in TABLE3_COLUMNS)])
+        return Path(path)
 
     def _at_threshold_lines(self) -> list[str]:
         "The decisions at the stored thresholds, per category (×100), if the detector had them."
@@ -190,9 +227,9 @@ def _detectors(checkpoint, device, weights=None):
     items = checkpoint.items() if isinstance(checkpoint, dict) else [(None, checkpoint)]
     out = {}
     for cat, path in items:
-        cfg, backbone, module, state = load_trained(path, device, weights=weights)
+        state = load_checkpoint(path)
         cal = state.get('calibration')
-        out[cat] = (cfg, AnomalyDetector(backbone, module, cfg.score, cfg.lr_scale), state['categories'],
+        out[cat] = (config_from_dict(state['config']), load_detector(path, device, weights), state['categories'],
                     (cal['image'], cal['pixel']) if cal else None)
     return out
 
@@ -245,10 +282,11 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
     return result
 
 def write_report(result: EvalResult, out_dir, figures=None) -> dict[str, Path]:
-    "metrics.csv, metrics.md, scores.csv and examples_<category>.png for the categories in `figures` (default: all)."
+    "metrics.csv, metrics_per_type.csv, metrics.md, scores.csv, examples_<category>.png (of `figures`; default all)."
     import matplotlib.pyplot as plt
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    files = dict(csv=result.write_csv(out/'metrics.csv'), scores=result.write_scores(out/'scores.csv'))
+    files = dict(csv=result.write_csv(out/'metrics.csv'), scores=result.write_scores(out/'scores.csv'),
+                 per_type=result.write_per_type_csv(out/'metrics_per_type.csv'))
     (files.setdefault('md', out/'metrics.md')).write_text(result.to_markdown())
     for c, r in result.categories.items():
         if r.examples and (figures is None or c in figures):

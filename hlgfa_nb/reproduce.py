@@ -148,7 +148,7 @@ class Reproduction:
     def categories(self) -> list[str]: return list(self.results['HLGFA'].categories)
 
     def rows(self) -> list[tuple[str, str, dict[str, float] | None]]:
-        "(category, source, metrics in percent or None) for each category and 'Average': both methods, then the paper."
+        "(category, source, metrics in percent or None): per category both methods, the paper, each defect type; 'Average'."
         names = [c for _, c, _ in self.results['HLGFA'].rows()]
         out = []
         for c in names:
@@ -158,6 +158,9 @@ class Reproduction:
                 out.append((c, m, {k: 100 * metrics[k] for k in TABLE3_COLUMNS}))
             paper = PAPER_TABLE3.get(c) if c != 'Average' else self._paper_mean()
             out.append((c, 'HLGFA paper (Table 3)', paper))
+            for t in (self.results['HLGFA'].categories[c].per_type or {}) if c != 'Average' else ():
+                out += [(f"{c}: {t}", m, {k: 100 * self.results[m].categories[c].per_type[t][k] for k in TABLE3_COLUMNS})
+                        for m in METHODS]
         return out
 
     def _paper_mean(self):

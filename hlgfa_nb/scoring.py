@@ -34,6 +34,7 @@ class ScoreConfig:
     delta: float = 0.05              # δ of Eq. 8: width of the transition (measured below)
     neighbourhood: int = 3           # k of Eq. 7: k×k neighbourhood, odd
     combine: str = 'mean'            # per-stage sims → weight: 'mean' (one weight on the summed map) | 'per_stage'
+    typicality: float = 0.0          # weight of the feature-typicality term (chapter 15, not in the paper; 0: off)
 
     def __post_init__(self):
         checks = [(self.distance in ('l2', 'l2_normalized'), "distance must be 'l2' or 'l2_normalized'"),
@@ -42,7 +43,8 @@ class ScoreConfig:
                   (0 < self.topk <= 1, "topk is a fraction of pixels in (0, 1]"),
                   (self.delta > 0, "delta must be > 0"),
                   (self.neighbourhood >= 1 and self.neighbourhood % 2 == 1, "neighbourhood must be an odd size >= 1"),
-                  (self.combine in ('mean', 'per_stage'), "combine must be 'mean' or 'per_stage'")]
+                  (self.combine in ('mean', 'per_stage'), "combine must be 'mean' or 'per_stage'"),
+                  (self.typicality >= 0, "typicality is a weight >= 0 (0: the paper's map)")]
         for ok, msg in checks:
             if not ok: raise ValueError(f"ScoreConfig: {msg}; got {self}")
 
@@ -109,8 +111,10 @@ class ScoreMaps:
     stage_maps: list             # per-stage distances at the image size, before weighting
     sim: torch.Tensor | None     # combined structural consistency (Eq. 7) at the image size ('mean'), else None
     weight: torch.Tensor | None  # reliability weight (Eq. 8) at the image size ('mean'), else None
+    typical: list | None = None  # per-stage feature-typicality maps at the image size (chapter 15), when on
 
-def combine_maps(stage_maps: list, size, cfg: ScoreConfig | None = None, sims: list | None = None) -> ScoreMaps:
+def combine_maps(stage_maps: list, size, cfg: ScoreConfig | None = None, sims: list | None = None,
+                 typical: list | None = None) -> ScoreMaps:
     "Eq. 3 from per-stage maps (any resolution), weighted by Eq. 8 from the stages' `sims` when `cfg.reliability`, smoothed."
     cfg = cfg or ScoreConfig()
     stage_maps = to_image(stage_maps, size)
@@ -127,16 +131,20 @@ def combine_maps(stage_maps: list, size, cfg: ScoreConfig | None = None, sims: l
             sim = sum(sims) / len(sims)
             weight = reliability_weight(sim, cfg.tau, cfg.delta)
             total = weight * sum(stage_maps)
-    return ScoreMaps(gaussian_smooth(total, cfg.sigma), stage_maps, sim, weight)
+    if cfg.typicality:
+        if typical is None: raise ValueError("ScoreConfig.typicality > 0 needs the feature-typicality maps (chapter 15)")
+        typical = to_image(typical, size)
+        total = total + cfg.typicality * sum(typical)
+    return ScoreMaps(gaussian_smooth(total, cfg.sigma), stage_maps, sim, weight, typical if cfg.typicality else None)
 
-def score_maps(f_hat, f_h, size, cfg: ScoreConfig | None = None, guidance=None) -> ScoreMaps:
+def score_maps(f_hat, f_h, size, cfg: ScoreConfig | None = None, guidance=None, typical=None) -> ScoreMaps:
     "Eq. 3 (and Eq. 7–8 when `cfg.reliability`, which needs the module's `guidance`) at image `size`, smoothed."
     cfg = cfg or ScoreConfig()
     if cfg.reliability and (guidance is None or len(guidance) != len(f_hat)):
         raise ValueError("reliability weighting needs the guidance of every stage (HLGFAOutput.guidance); "
                          "pass guidance=... or use ScoreConfig(reliability=False)")
     sims = [structural_consistency(g, cfg.neighbourhood) for g in guidance] if cfg.reliability else None
-    return combine_maps(stage_distances(f_hat, f_h, cfg.distance), size, cfg, sims)
+    return combine_maps(stage_distances(f_hat, f_h, cfg.distance), size, cfg, sims, typical)
 
 def anomaly_map(f_hat, f_h, size, cfg: ScoreConfig | None = None, guidance=None) -> torch.Tensor:
     "The final N×H×W anomaly map of `score_maps`."
@@ -155,10 +163,11 @@ class Prediction:
 class AnomalyDetector(nn.Module):
     "Inference path of HLGFA: HR and LR views → frozen backbone → HLGFA module → anomaly maps and image scores."
     def __init__(self, backbone: FrozenBackbone, module: HLGFA, cfg: ScoreConfig | None = None, lr_scale: float = 0.5,
-                 channels_last: bool = True):
+                 channels_last: bool = True, typicality: nn.Module | None = None):
         super().__init__()
         self.backbone, self.module, self.cfg, self.lr_scale = backbone, module, cfg or ScoreConfig(), lr_scale
         self.channels_last = channels_last  # module and scoring on channels-last features (faster; same results)
+        self.typicality = typicality        # HR features → per-stage typicality maps (chapter 15), used if cfg.typicality
 
     @property
     def device(self) -> torch.device: return self.backbone.device
@@ -179,7 +188,11 @@ class AnomalyDetector(nn.Module):
 
     def _parts(self, images: torch.Tensor) -> ScoreMaps:
         f_h, _, out = self._features(images)
-        return score_maps(out.f_hat, f_h, images.shape[-2:], self.cfg, out.guidance)
+        if self.cfg.typicality and self.typicality is None:
+            raise ValueError("ScoreConfig.typicality > 0 but this detector has no feature statistics: fit them with "
+                             "limits.fit_typicality(checkpoint) (chapter 15), or set typicality=0.")
+        typical = self.typicality(f_h) if self.cfg.typicality else None
+        return score_maps(out.f_hat, f_h, images.shape[-2:], self.cfg, out.guidance, typical)
 
     @torch.inference_mode()
     def predict(self, images: torch.Tensor) -> Prediction:

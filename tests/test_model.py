@@ -24,6 +24,7 @@ def features(bb, n, h, w):
 @pytest.mark.parametrize('name', ['resnet18', 'wide_resnet50_2'])
 @pytest.mark.parametrize('size', [(64, 64), (96, 72), (100, 164)])
 def test_shapes_and_dtypes(name, size):
+    torch.manual_seed(0)
     bb = backbone(name)
     fh, fl = features(bb, 2, *size)
     with torch.no_grad(): out = HLGFA(bb.channels, ModelConfig(identity_init=False))(fh, fl)
@@ -33,7 +34,7 @@ def test_shapes_and_dtypes(name, size):
     assert [t.shape for t in out.guidance] == [(2, 64, *t.shape[-2:]) for t in fh]
     assert [t.shape for t in out.gate] == [(2, 1, *t.shape[-2:]) for t in fh]
     assert all(t.dtype == torch.float32 for t in out.f_hat + out.guidance + out.gate)
-    assert all(((m > 0) & (m < 1)).all() for m in out.gate)
+    assert all(((m >= 0) & (m <= 1)).all() for m in out.gate)          # a sigmoid (float32 saturates at |x| > 17)
 
 
 def test_other_stage_sets():

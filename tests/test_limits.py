@@ -1,0 +1,53 @@
+"Limits (15_limits): what down-sampling removes, the feature-typicality remedy end to end, per-defect-type metrics."
+from dataclasses import replace
+
+import pytest
+import torch
+
+from hlgfa_nb.data import MVTecDataset
+from hlgfa_nb.evaluate import evaluate, load_detector
+from hlgfa_nb.limits import FeatureGaussian, fit_typicality, peak_positions, removed_share, smooth_defects
+from hlgfa_nb.train import fit, load_checkpoint, preset
+
+
+@pytest.fixture(scope='module')
+def run(synth, tmp_path_factory):
+    cfg = preset('cpu', synth, categories='weave', image_size=64, epochs=1, batch_size=2)
+    return fit(replace(cfg, score=replace(cfg.score, typicality=1.0)), tmp_path_factory.mktemp('limits')/'run', progress=False)
+
+
+def test_removed_share_orders_sharp_and_smooth():
+    x = torch.full((1, 3, 48, 48), 0.5)
+    (a, ma), (b, mb) = smooth_defects(x, 0.7), smooth_defects(x, 8)
+    r = removed_share(torch.cat([a, b]), torch.cat([ma, mb]))
+    assert r[0] > 5 * r[1] and torch.isnan(removed_share(x, torch.zeros(1, 48, 48, dtype=torch.bool)))[0]
+
+
+def test_fit_stores_statistics_and_the_score_uses_them(run, synth):
+    s = load_checkpoint(run)
+    g = FeatureGaussian.from_state(s['typicality'])
+    assert len(g.channels) == 3 and all(float(getattr(g, f'scale{i}')) > 0 for i in range(3))
+    det = load_detector(run, 'cpu')
+    x = torch.stack([d['image'] for d in MVTecDataset(synth, 'test', 'weave', size=64)][:4])
+    with_t = det.predict(x).maps
+    det.cfg = replace(det.cfg, typicality=0.)
+    without = det.predict(x).maps
+    assert with_t.shape == without.shape and (with_t > without).all()        # a positive term is added everywhere
+    det.cfg, det.typicality = replace(det.cfg, typicality=1.), None
+    with pytest.raises(ValueError, match='no feature statistics'): det.predict(x)
+
+
+def test_fit_typicality_on_a_plain_run(synth, tmp_path):
+    plain = fit(preset('cpu', synth, categories='weave', image_size=64, epochs=1, batch_size=2), tmp_path/'p', progress=False)
+    assert 'typicality' not in load_checkpoint(plain)
+    fit_typicality(plain, progress=False)
+    assert load_detector(plain, 'cpu').typicality is not None
+
+
+def test_per_type_metrics_and_peaks(run, synth):
+    r = evaluate(run, synth, examples=0, progress=False)
+    per = r.categories['weave'].per_type
+    assert set(per) == {'missing', 'scratch', 'spot', 'contamination'} and all(len(m) == 7 for m in per.values())
+    assert '**Per defect type**' in r.to_markdown()
+    m = torch.zeros(2, 64, 64); m[0, 0, 5] = 1; m[1, 32, 32] = 1
+    assert peak_positions(m, margin=8) == 0.5
