@@ -13,24 +13,14 @@ Latency is batch 1, the fastest of --repeats rounds (each round runs every part 
 other processes falls on all alike), throughput images/s at --batch. The ratio column is full path ÷ HR pass
 (target: <= 1.5).
 """
-import argparse, json, time
+import argparse, json
 
 import torch
 
 from hlgfa_nb.backbone import FrozenBackbone, make_views
 from hlgfa_nb.model import HLGFA, ModelConfig
 from hlgfa_nb.scoring import AnomalyDetector, ScoreConfig, image_score, score_maps
-
-
-def best_seconds(fns, repeats):
-    """Fastest wall time of each of `fns` (a dict of callables) over `repeats` rounds, run in turn within each round
-    (after one warm-up round), so that load from other processes falls on all of them alike."""
-    for fn in fns.values(): fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t = time.perf_counter(); fn(); times[k].append(time.perf_counter() - t)
-    return {k: min(v) for k, v in times.items()}
+from timing import best_seconds
 
 
 @torch.inference_mode()

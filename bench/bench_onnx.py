@@ -8,7 +8,7 @@ exported with `deploy.export_onnx`; both runtimes then score the same batch, in 
 of CPU threads. Reported: ms per image (best of --repeats), images/s, the ratio (eager ÷ onnxruntime, measured side by
 side in this run), and the largest difference of their maps relative to the maps' range.
 """
-import argparse, tempfile, time
+import argparse, tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import torch
 from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
 from hlgfa_nb.deploy import OnnxDetector, Predictor, export_onnx
 from hlgfa_nb.train import fit, preset
+from timing import best_seconds
 
 
 def main():
@@ -34,13 +35,9 @@ def main():
                   progress=False)
         torch_det, onnx_det = Predictor(run).detector, OnnxDetector(export_onnx(run, work/'d.onnx', a.batch), a.threads)
         x = torch.stack([MVTecDataset(root, 'test', size=a.size)[i]['image'] for i in range(a.batch)])
-        runs = dict(eager=lambda: torch_det.predict(x), onnxruntime=lambda: onnx_det.predict(x))
-        times = {k: [] for k in runs}
-        for _ in range(a.repeats):
-            for k, fn in runs.items():
-                t = time.perf_counter(); fn(); times[k].append(time.perf_counter() - t)
+        secs = best_seconds(dict(eager=lambda: torch_det.predict(x), onnxruntime=lambda: onnx_det.predict(x)), a.repeats)
         ref, (maps, _) = torch_det.predict(x).maps.numpy(), onnx_det.predict(x)
-    best = {k: min(v) / a.batch for k, v in times.items()}
+    best = {k: v / a.batch for k, v in secs.items()}
     print(f"{a.backbone}, {a.size}×{a.size} px, batch {a.batch}, {a.threads} threads, best of {a.repeats} interleaved rounds\n")
     print(f"{'runtime':>12} {'ms/image':>9} {'images/s':>9}")
     for k, v in best.items(): print(f"{k:>12} {1e3 * v:9.1f} {1 / v:9.1f}")

@@ -19,16 +19,7 @@ from hlgfa_nb.deploy import OnnxDetector, export_onnx
 from hlgfa_nb.evaluate import load_detector
 from hlgfa_nb.reproduce import patchcore_config, peak_memory_mb, state_mb
 from hlgfa_nb.train import fit, preset
-
-
-def best(fns: dict, repeats: int) -> dict:
-    "Best seconds of each function over `repeats` interleaved rounds (after one warm-up call each)."
-    for fn in fns.values(): fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t = time.perf_counter(); fn(); times[k].append(time.perf_counter() - t)
-    return {k: min(v) for k, v in times.items()}
+from timing import best_seconds
 
 
 def main():
@@ -50,7 +41,7 @@ def main():
         hl, onnx = load_detector(ckpt, 'cpu'), OnnxDetector(export_onnx(ckpt, work/'d.onnx', a.batch), torch.get_num_threads())
         x = torch.stack([MVTecDataset(root, 'test', size=a.size)[i]['image'] for i in range(a.batch)])
         with torch.inference_mode():
-            s = best(dict(hr=lambda: hl.backbone(x), hlgfa=lambda: hl.predict(x), onnx=lambda: onnx.predict(x),
+            s = best_seconds(dict(hr=lambda: hl.backbone(x), hlgfa=lambda: hl.predict(x), onnx=lambda: onnx.predict(x),
                           patchcore=lambda: pc.predict(x)), a.repeats)
             peak = {m: peak_memory_mb(lambda: d.predict(x), torch.device('cpu')) for m, d in (('HLGFA', hl), ('PatchCore', pc))}
         state = {m: state_mb(d) for m, d in (('HLGFA', hl), ('PatchCore', pc))}
