@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fastcore.basics import patch
 import torch
 from tqdm.auto import tqdm
 
@@ -161,34 +162,6 @@ class EvalResult:
         lines += [''] + [f"Not evaluated: {c}: {why}" for c, why in self.failed.items()] if self.failed else []
         return '\n'.join(lines) + '\n'
 
-    def _per_type_lines(self, digits: int = 1) -> list[str]:
-        "Each category's defect types, each against the category's good images (×100)."
-        rows = [(c, t, m) for c, r in self.categories.items() for t, m in (r.per_type or {}).items()]
-        if not rows: return []
-        cell = lambda v: 'n/a' if v != v else f"{100 * v:.{digits}f}"
-        return (['', "**Per defect type** (each type's images against the category's good images)", '',
-                 '| Category | Defect type | ' + ' | '.join('PRO-P' if k == 'PRO' else k for k in TABLE3_COLUMNS) + ' |',
-                 '|' + '---|' * (2 + len(TABLE3_COLUMNS))]
-                + ['| ' + ' | '.join([c, t] + [cell(m[k]) for k in TABLE3_COLUMNS]) + ' |' for c, t, m in rows])
-
-    def write_per_type_csv(self, path) -> Path:
-        "One row per category and defect type: the seven metrics ×100."
-        with open(path, 'w', newline='') as f:
-            w = csv.writer(f); w.writerow(['category', 'defect', *TABLE3_COLUMNS])
-            for c, r in self.categories.items():
-                for t, m in (r.per_type or {}).items(): w.writerow([c, t, *(f"{100 * m[k]:.4f}" for k in TABLE3_COLUMNS)])
-        return Path(path)
-
-    def _at_threshold_lines(self) -> list[str]:
-        "The decisions at the stored thresholds, per category (×100), if the detector had them."
-        rows = [(c, r.at_threshold) for c, r in self.categories.items() if r.at_threshold]
-        if not rows: return []
-        keys = [(lvl, k) for lvl in ('image', 'pixel') for k in ('precision', 'recall', 'F1', 'FPR')]
-        cell = lambda v: 'n/a' if v != v else f"{100 * v:.1f}"
-        return (['', '**At the stored thresholds** (decisions a line would make)', '',
-                 '| Category | ' + ' | '.join(f"{k} ({lvl[0].upper()})" for lvl, k in keys) + ' |', '|' + '---|' * (1 + len(keys))]
-                + ['| ' + ' | '.join([c] + [cell(a[lvl][k]) for lvl, k in keys]) + ' |' for c, a in rows])
-
     def write_csv(self, path) -> Path:
         "One row per category (and the mean): group, category, the seven metrics ×100."
         with open(path, 'w', newline='') as f:
@@ -203,6 +176,38 @@ class EvalResult:
             for r in self.categories.values():
                 for s, score in zip(r.samples, r.scores): w.writerow([r.category, s.defect, s.label, f"{score:.6g}", s.path])
         return Path(path)
+
+# %% ../nbs/09_evaluate.ipynb #492a6b7c
+@patch
+def _per_type_lines(self: EvalResult, digits: int = 1) -> list[str]:
+    "Each category's defect types, each against the category's good images (×100)."
+    rows = [(c, t, m) for c, r in self.categories.items() for t, m in (r.per_type or {}).items()]
+    if not rows: return []
+    cell = lambda v: 'n/a' if v != v else f"{100 * v:.{digits}f}"
+    return (['', "**Per defect type** (each type's images against the category's good images)", '',
+             '| Category | Defect type | ' + ' | '.join('PRO-P' if k == 'PRO' else k for k in TABLE3_COLUMNS) + ' |',
+             '|' + '---|' * (2 + len(TABLE3_COLUMNS))]
+            + ['| ' + ' | '.join([c, t] + [cell(m[k]) for k in TABLE3_COLUMNS]) + ' |' for c, t, m in rows])
+
+@patch
+def write_per_type_csv(self: EvalResult, path) -> Path:
+    "One row per category and defect type: the seven metrics ×100."
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f); w.writerow(['category', 'defect', *TABLE3_COLUMNS])
+        for c, r in self.categories.items():
+            for t, m in (r.per_type or {}).items(): w.writerow([c, t, *(f"{100 * m[k]:.4f}" for k in TABLE3_COLUMNS)])
+    return Path(path)
+
+@patch
+def _at_threshold_lines(self: EvalResult) -> list[str]:
+    "The decisions at the stored thresholds, per category (×100), if the detector had them."
+    rows = [(c, r.at_threshold) for c, r in self.categories.items() if r.at_threshold]
+    if not rows: return []
+    keys = [(lvl, k) for lvl in ('image', 'pixel') for k in ('precision', 'recall', 'F1', 'FPR')]
+    cell = lambda v: 'n/a' if v != v else f"{100 * v:.1f}"
+    return (['', '**At the stored thresholds** (decisions a line would make)', '',
+             '| Category | ' + ' | '.join(f"{k} ({lvl[0].upper()})" for lvl, k in keys) + ' |', '|' + '---|' * (1 + len(keys))]
+            + ['| ' + ' | '.join([c] + [cell(a[lvl][k]) for lvl, k in keys]) + ' |' for c, a in rows])
 
 # %% ../nbs/09_evaluate.ipynb #76d45839
 def plot_examples(results, per_category: int | None = None, size: float = 2.0):
