@@ -77,7 +77,8 @@ def demo(out='hlgfa_out', n_train: int = 32, progress: bool = True, **overrides)
     print("image / pixel AUROC, untrained → trained: " + ', '.join(
         f"{k} {100 * before.mean[k]:.1f} → {100 * after.mean[k]:.1f}" for k in ('AUC-I', 'AUC-P')))
     print(f"\ndone in {time.perf_counter() - t0:.0f} s. Results in {out.resolve()}:")
-    for name in ('metrics.md', 'metrics.csv', 'metrics_untrained.md', 'scores.csv', *sorted(p.name for p in out.glob('examples_*.png'))):
+    written = ('metrics.md', 'metrics.csv', 'metrics_per_type.csv', 'metrics_untrained.md', 'scores.csv')
+    for name in (*written, *sorted(p.name for p in out.glob('examples_*.png'))):
         print(f"  {out/name}")
     return out
 
