@@ -14,6 +14,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 import hlgfa_nb
+from .backbone import resize
 from .data import IMAGE_EXTS, MVTecDataset, read_image
 from .metrics import PixelMetrics, best_f1, tally_scores
 from .scoring import AnomalyDetector, blur_matrix
@@ -49,10 +50,11 @@ class Thresholds:
 
 # %% ../nbs/14_deploy.ipynb #02f6ee6f
 def _batches(images, batch_size: int):
-    "Image batches from a dataset (dicts with 'image'), a tensor, or an iterable of tensors or dicts."
-    if isinstance(images, torch.utils.data.Dataset): images = torch.utils.data.DataLoader(images, batch_size=batch_size)
-    elif isinstance(images, torch.Tensor): images = images.split(batch_size)
-    for b in images: yield b['image'] if isinstance(b, dict) else b
+    "Image batches of a dataset or list of dicts with 'image' (an unreadable file is an error here), or of a tensor."
+    for b in torch.utils.data.DataLoader(images, batch_size=batch_size):
+        if not isinstance(b, dict): yield b; continue
+        if errors := [e for e in b.get('error', []) if e]: raise ValueError(f"calibration image unreadable: {errors[0]}")
+        yield b['image']
 
 @torch.inference_mode()
 def _scores_and_pixels(detector, images, batch_size: int, progress: bool, desc: str):
@@ -156,8 +158,11 @@ class Predictor:
     def __call__(self, images, names=None) -> list[Result]:
         "Results for a batch tensor, a list of 3×H×W tensors (any sizes), or image paths."
         if isinstance(images, (str, Path)) or (isinstance(images, list) and images and isinstance(images[0], (str, Path))):
-            paths = [images] if isinstance(images, (str, Path)) else images
-            return self([torch.from_numpy(read_image(p)).permute(2, 0, 1) for p in paths], [str(p) for p in paths])
+            files = ImageFiles([images] if isinstance(images, (str, Path)) else images, self.size)   # as predict_files reads
+            items = [files[i] for i in range(len(files))]
+            if errors := [d['error'] for d in items if d['error']]: raise ValueError(errors[0])
+            return self.results(torch.stack([d['image'] for d in items]), [(d['height'], d['width']) for d in items],
+                                [d['path'] for d in items])
         xs = list(images)
         names = names or [f'image {i}' for i in range(len(xs))]
         xs = [_check_tensor(x.float() if x.dtype == torch.float64 else x, n) for x, n in zip(xs, names)]
@@ -169,8 +174,7 @@ class Predictor:
         "Results of a batch already at the training size, for images of original `sizes` (h, w) named `names`."
         p, th, out = self.detector.predict(batch), self.thresholds, []
         for m, s, (h, w), name in zip(p.maps, p.scores.tolist(), sizes, names):
-            m = torch.nn.functional.interpolate(m[None, None], size=(h, w), mode='bilinear', align_corners=False)[0, 0]
-            m = m.float().cpu().numpy()
+            m = resize(m[None, None].float(), (h, w))[0, 0].cpu().numpy()
             mask = m >= th.pixel
             out.append(Result(name, s, float(th.normalised_score(s)), s >= th.image, int(mask.sum()), m, mask))
         return out

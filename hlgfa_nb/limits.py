@@ -4,7 +4,6 @@
 
 # %% ../nbs/15_limits.ipynb #32c0f624
 from __future__ import annotations
-from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +13,8 @@ from tqdm.auto import tqdm
 from .backbone import make_views, resize
 from .data import MVTecDataset
 from .scoring import stage_distances
-from .train import config_from_dict, load_checkpoint, save_checkpoint
+from .evaluate import load_detector
+from .train import config_from_dict, holdout_split, load_checkpoint, save_checkpoint
 
 # %% auto #0
 __all__ = ['removed_share', 'FeatureGaussian', 'fit_feature_gaussian', 'fit_typicality', 'smooth_defects', 'peak_positions']
@@ -91,15 +91,11 @@ def fit_feature_gaussian(detector, images, batch_size: int = 8, shrink: float = 
 
 def fit_typicality(checkpoint, batch_size: int = 8, progress: bool = True) -> FeatureGaussian:
     "Fit the feature statistics of a trained run on its training images (not the held-out ones) and store them in it."
-    from hlgfa_nb.evaluate import load_detector
     state = load_checkpoint(checkpoint)
     cfg = config_from_dict(state['config'])
     train = MVTecDataset(cfg.root, 'train', cfg.categories, cfg.image_size)
-    held = set(state.get('held_out', []))
-    train.samples = [s for s in train.samples if str(s.path) not in held]
-    det = load_detector(checkpoint)
-    det.cfg = replace(det.cfg, typicality=0.)
-    g = fit_feature_gaussian(det, train, batch_size, progress=progress)
+    train.samples = holdout_split(train.samples, cfg.holdout, cfg.seed)[0]        # the images the module trained on
+    g = fit_feature_gaussian(load_detector(checkpoint), train, batch_size, progress=progress)
     save_checkpoint({**state, 'typicality': g.to('cpu').state()}, checkpoint)
     return g
 

@@ -85,6 +85,9 @@ def test_calibrate_from_a_folder_and_from_a_labelled_set(run, synth, tmp_path):
     th = calibrate_checkpoint(run, normal, target_fpr=0.5, progress=False)
     assert th.n_images == 12 and th.target_fpr == 0.5
     assert th.image <= calibrate_checkpoint(run, normal, target_fpr=0.01, progress=False).image
+    (tmp_path/'bad.png').write_bytes(b'not an image')
+    with pytest.raises(ValueError, match='calibration image unreadable: cannot read image'):
+        calibrate_checkpoint(run, normal + [str(tmp_path/'bad.png')], progress=False)   # never calibrated on a blank
     f1 = calibrate_checkpoint(run, labelled=synth, progress=False)
     assert f1.method == 'f1' and load_checkpoint(run)['calibration']['method'] == 'f1'
     calibrate_checkpoint(run, progress=False)                                           # back to the held-out images
