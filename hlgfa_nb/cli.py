@@ -8,20 +8,30 @@ import argparse, shlex, sys, tempfile, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CONFIG_OPTIONS', 'BENCH_HEAD', 'weights_arg', 'add_config_options', 'config_overrides', 'demo_data', 'demo', 'train',
-           'find_checkpoints', 'evaluate_cmd', 'predict_cmd', 'calibrate_cmd', 'export_cmd', 'training_throughput',
-           'bench_line', 'bench', 'reproduce_cmd', 'main']
+__all__ = ['CONFIG_OPTIONS', 'BENCH_HEAD', 'weights_arg', 'size_arg', 'add_config_options', 'config_overrides', 'demo_data',
+           'demo', 'train', 'find_checkpoints', 'evaluate_cmd', 'predict_cmd', 'calibrate_cmd', 'export_cmd',
+           'training_throughput', 'bench_line', 'bench', 'reproduce_cmd', 'main']
 
 # %% ../nbs/11_cli.ipynb #58dde9c5
 def weights_arg(value: str):
     "`--weights`: 'imagenet', 'none' (random init) or a weights file."
     return None if value.lower() == 'none' else value
 
+def size_arg(value: str):
+    "`--size`: a side ('256') or height×width ('256x640')."
+    try: sides = [int(v) for v in value.lower().replace('×', 'x').split('x')]
+    except ValueError: raise argparse.ArgumentTypeError(f"{value!r}: give a side (256) or height x width (256x640)") from None
+    if len(sides) not in (1, 2): raise argparse.ArgumentTypeError(f"{value!r}: give a side (256) or height x width (256x640)")
+    return sides[0] if len(sides) == 1 else tuple(sides)
+
 CONFIG_OPTIONS = {  # Config field: (flag, type, help)
     'backbone': ('--backbone', str, 'timm model name of the frozen backbone, e.g. tf_efficientnet_lite0, wide_resnet50_2'),
     'weights': ('--weights', weights_arg, "'imagenet' (offline for tf_efficientnet_lite0/1/2, downloaded by timm for "
                 "others), 'none' (random init: plumbing tests only), or the path of a weights file"),
-    'image_size': ('--size', int, 'image size in pixels'),
+    'image_size': ('--size', size_arg, 'model input size in pixels: a side (256) or height x width (256x640)'),
+    'geometry': ('--geometry', str, "how images become inputs: 'squash' (the paper), 'keep_aspect' or 'tiles' (chapter 16)"),
+    'tile_scale': ('--tile-scale', float, "with --geometry tiles: the images' scale before tiling (1: their own pixels)"),
+    'tile_overlap': ('--tile-overlap', float, 'with --geometry tiles: the least overlap of neighbouring tiles (share of a tile)'),
     'epochs': ('--epochs', int, 'training epochs'),
     'batch_size': ('--batch-size', int, 'global batch size (all processes together)'),
     'lr': ('--lr', float, 'start learning rate'),

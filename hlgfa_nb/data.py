@@ -13,6 +13,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
+from .geometry import as_geometry
+
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'SYNTHETIC_CATEGORIES', 'DEFECT_TYPES', 'MVTEC_URL', 'MVTEC_SHA256', 'read_image', 'mask_pixels',
            'read_mask', 'list_categories', 'as_categories', 'select_categories', 'Sample', 'scan_category',
@@ -57,8 +59,10 @@ def _rgb_resized(im: Image.Image, size=None, path='image') -> np.ndarray:
     return np.asarray(im.convert('RGB'), dtype=np.float32) / 255.
 
 def read_image(path, size=None) -> np.ndarray:
-    "Image at `path` as H×W×3 float32 in [0,1]; resized (antialiased bilinear) to `size` (int or (h, w)) if given."
-    return _rgb_resized(_open(path), size, path)
+    "Image at `path` as H×W×3 float32 in [0,1]; resized (antialiased bilinear) to `size` (int, (h, w), or a geometry's working size)."
+    im = _open(path)
+    if hasattr(size, 'working_size'): size = size.working_size(im.size[1], im.size[0])
+    return _rgb_resized(im, size, path)
 
 def _hw(size): return (size, size) if isinstance(size, int) else tuple(size)
 
@@ -171,19 +175,27 @@ def _aspect_range(paths) -> tuple[float, float]:
     return min(ratios), max(ratios)
 
 class MVTecDataset(torch.utils.data.Dataset):
-    "Images and masks of one split of one or more categories of an MVTec AD-style folder."
+    "Images and masks of one split of one or more categories of an MVTec AD-style folder, under a geometry (chapter 16)."
     def __init__(self, root, split: str = 'train', categories=None, size=256):
         found = select_categories(root, categories)
-        self.root, self.split, self.size, self.categories = Path(root), split, size, list(found)
+        self.root, self.split, self.categories = Path(root), split, list(found)
+        self.geometry = as_geometry(size)       # an int or (h, w): squashed to that size; or any `Geometry`
         self.samples = [s for c, folder in found.items() for s in scan_category(folder, split, c)]
 
+    @property
+    def size(self) -> tuple[int, int]: return self.geometry.size
+
     def __len__(self): return len(self.samples)
+
+    def original_size(self, i) -> tuple[int, int]:
+        "(h, w) of image `i` in its file (header only)."
+        with Image.open(self.samples[i].path) as im: return im.size[::-1]
 
     def __getitem__(self, i) -> dict:
         s = self.samples[i]
         im = _open(s.path)
-        img = _rgb_resized(im, self.size, s.path)
-        h, w = img.shape[:2]
+        h, w = self.geometry.working_size(im.size[1], im.size[0])
+        img = _rgb_resized(im, (h, w), s.path)
         mask = (read_mask(s.mask_path, im.size, (h, w)) if s.mask_path else np.zeros((h, w), bool))
         if s.mask_path and not mask.any():
             warnings.warn(f"the mask {s.mask_path} of defective image {s.path} marks no pixel: pixel metrics will see "
@@ -193,21 +205,21 @@ class MVTecDataset(torch.utils.data.Dataset):
                     defect=s.defect, path=str(s.path))
 
     def summary(self) -> str:
-        "One line: how many images of which categories (and defect types), at what size, squashed or not."
+        "One line: how many images of which categories (and defect types), and how they become model inputs."
         per = {c: sum(s.category == c for s in self.samples) for c in self.categories}
         kinds = sorted({s.defect for s in self.samples} - {'good'})
-        h, w = _hw(self.size)
+        h, w = self.size
         lo, hi = _aspect_range(s.path for s in self.samples)
-        squashed = max(abs(lo - w / h), abs(hi - w / h)) > 0.01 * w / h
-        shape = f"; width/height {lo:.2f}–{hi:.2f}, squashed to {w}×{h}" if squashed else ''
+        same = self.geometry.kind == 'squash' and max(abs(lo - w / h), abs(hi - w / h)) <= 0.01 * w / h
         return (f"{self.split}: {len(self)} images of {len(per)} categor{'y' if len(per) == 1 else 'ies'} ("
-                + ', '.join(f"{c} {n}" for c, n in per.items()) + ')'
-                + (f", defect types {kinds}" if kinds else '') + shape)
+                + ', '.join(f"{c} {n}" for c, n in per.items()) + ')' + (f", defect types {kinds}" if kinds else '')
+                + ('' if same else f"; width/height {lo:.2f}–{hi:.2f}, {self.geometry.describe()}"))
 
     def __repr__(self):
         kinds = sorted({s.defect for s in self.samples})
-        return (f"MVTecDataset({self.split}, {len(self)} images, categories={self.categories}, "
-                f"types={kinds}, size={self.size})")
+        (h, w), kind = self.size, self.geometry.kind
+        return (f"MVTecDataset({self.split}, {len(self)} images, categories={self.categories}, types={kinds}, "
+                f"size={h if h == w else (h, w)}" + ('' if kind == 'squash' else f", {kind}") + ")")
 
 # %% ../nbs/00_data.ipynb #36ba83f9
 SYNTHETIC_CATEGORIES = ('weave', 'washer')

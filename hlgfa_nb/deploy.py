@@ -16,10 +16,11 @@ from tqdm.auto import tqdm
 import hlgfa_nb
 from .backbone import resize
 from .data import IMAGE_EXTS, MVTecDataset, read_image
+from .geometry import Geometry, as_geometry, blended_maps, score_images
 from .metrics import PixelMetrics, best_f1, tally_scores
-from .scoring import AnomalyDetector, blur_matrix
+from .scoring import AnomalyDetector, ScoreConfig, blur_matrix, image_score
 from .evaluate import load_detector
-from .train import config_from_dict, load_checkpoint, save_checkpoint
+from .train import config_from_dict, geometry_of, load_checkpoint, save_checkpoint
 from .viz import ANOMALY_CMAP
 
 # %% auto #0
@@ -49,23 +50,28 @@ class Thresholds:
     def normalised_map(self, m): return normalise(m, self.pixel_normal, self.pixel)
 
 # %% ../nbs/14_deploy.ipynb #02f6ee6f
-def _batches(images, batch_size: int):
-    "Image batches of a dataset or list of dicts with 'image' (an unreadable file is an error here), or of a tensor."
-    for b in torch.utils.data.DataLoader(images, batch_size=batch_size):
-        if not isinstance(b, dict): yield b; continue
-        if errors := [e for e in b.get('error', []) if e]: raise ValueError(f"calibration image unreadable: {errors[0]}")
-        yield b['image']
+def _items(images):
+    "The items of a dataset or list of dicts with an 'image' (an unreadable file is an error here), or the images of a tensor."
+    for i in range(len(images)):
+        item = images[i]
+        if isinstance(item, torch.Tensor): item = dict(image=item)
+        if item.get('error'): raise ValueError(f"calibration image unreadable: {item['error']}")
+        yield item
+
+def _scored(detector, images, batch_size: int, progress: bool, desc: str):
+    "(item, map, score) of each of `images`, in their geometry (chapter 16), with a progress bar."
+    stream = score_images(detector, _items(images), getattr(images, 'geometry', None), batch_size)
+    return tqdm(stream, total=len(images), desc=desc, disable=not progress, leave=False)
 
 @torch.inference_mode()
 def _scores_and_pixels(detector, images, batch_size: int, progress: bool, desc: str):
     "Image scores of `images` and up to 16 384 pixel values of each map (a regular subsample)."
     scores, pixels = [], []
-    for x in tqdm(_batches(images, batch_size), desc=desc, disable=not progress, leave=False):
-        p = detector.predict(x)
-        step = max(1, math.ceil(math.sqrt(p.maps[0].numel() / 16384)))
-        scores.append(p.scores.float().cpu()); pixels.append(p.maps[:, ::step, ::step].float().cpu().flatten())
+    for _, m, s in _scored(detector, images, batch_size, progress, desc):
+        step = max(1, math.ceil(math.sqrt(m.numel() / 16384)))
+        scores.append(s); pixels.append(m[::step, ::step].flatten())
     if not scores: raise ValueError("calibrate got no normal images: pass a dataset or batches of defect-free images.")
-    return torch.cat(scores).numpy(), torch.cat(pixels).numpy()
+    return np.array(scores), torch.cat(pixels).numpy()
 
 def calibrate(detector: AnomalyDetector, normal, target_fpr: float = 0.005, labelled: MVTecDataset | None = None,
               source: str = 'normal images', batch_size: int = 8, progress: bool = True) -> Thresholds:
@@ -77,9 +83,9 @@ def calibrate(detector: AnomalyDetector, normal, target_fpr: float = 0.005, labe
                           float(np.median(pixels)), 'fpr', target_fpr, source, len(scores))
     s, y, pm = [], [], PixelMetrics()
     with torch.inference_mode():
-        for b in tqdm(torch.utils.data.DataLoader(labelled, batch_size=batch_size), disable=not progress, leave=False):
-            p = detector.predict(b['image']); pm.update(p.maps.cpu(), b['mask'][:, 0]); s.append(p.scores.cpu()); y.append(b['label'])
-    s, y = torch.cat(s).numpy(), torch.cat(y).numpy().astype(bool)
+        for item, m, score in _scored(detector, labelled, batch_size, progress, 'calibrating on labelled images'):
+            pm.update(m[None], item['mask']); s.append(score); y.append(item['label'])
+    s, y = np.array(s), np.array(y, bool)
     if y.all() or not y.any(): raise ValueError("a labelled calibration set needs good and defective images.")
     image_thr = best_f1(tally_scores(s[y], [np.sort(s[~y])], unit='images'))[1]
     return Thresholds(float(image_thr), float(best_f1(pm.tally())[1]), float(np.median(scores)), float(np.median(pixels)),
@@ -87,17 +93,17 @@ def calibrate(detector: AnomalyDetector, normal, target_fpr: float = 0.005, labe
 
 # %% ../nbs/14_deploy.ipynb #e01b6054
 class ImageFiles(torch.utils.data.Dataset):
-    "Image files read by chapter 00's rules and resized to `size`; a file that cannot be read gives its error instead."
-    def __init__(self, paths, size: int): self.paths, self.size = [Path(p) for p in paths], size
+    "Image files read by chapter 00's rules at their size in a geometry (or squashed to `size`); an unreadable one gives its error."
+    def __init__(self, paths, size): self.paths, self.geometry = [Path(p) for p in paths], as_geometry(size)
     def __len__(self): return len(self.paths)
 
     def __getitem__(self, i) -> dict:
         p = self.paths[i]
         try:
-            img, error = torch.from_numpy(read_image(p, self.size)).permute(2, 0, 1).contiguous(), ''
+            img, error = torch.from_numpy(read_image(p, self.geometry)).permute(2, 0, 1).contiguous(), ''
             with Image.open(p) as im: w, h = im.size
         except (OSError, ValueError) as e:
-            img, (h, w), error = torch.zeros(3, self.size, self.size), (0, 0), ' '.join(str(e).split())
+            img, (h, w), error = torch.zeros(3, *self.geometry.size), (0, 0), ' '.join(str(e).split())
         return dict(image=img, path=str(p), height=h, width=w, error=error)
 
 def calibrate_checkpoint(checkpoint, normal=None, labelled=None, target_fpr: float | None = None, device='auto',
@@ -106,13 +112,13 @@ def calibrate_checkpoint(checkpoint, normal=None, labelled=None, target_fpr: flo
     state = load_checkpoint(checkpoint)
     cfg = config_from_dict(state['config'])
     det = load_detector(checkpoint, device)
-    if normal is not None: images, source = ImageFiles(normal, cfg.image_size), f"{len(normal)} given normal images"
+    if normal is not None: images, source = ImageFiles(normal, geometry_of(cfg)), f"{len(normal)} given normal images"
     elif state.get('held_out'):
-        images, source = ImageFiles(state['held_out'], cfg.image_size), "normal training images held out of training"
+        images, source = ImageFiles(state['held_out'], geometry_of(cfg)), "normal training images held out of training"
     else:
-        images = MVTecDataset(cfg.root, 'train', cfg.categories, cfg.image_size)
+        images = MVTecDataset(cfg.root, 'train', cfg.categories, geometry_of(cfg))
         source = "the training images (holdout=0: optimistic, expect more false positives on new images)"
-    labelled = MVTecDataset(labelled, 'test', cfg.categories, cfg.image_size) if isinstance(labelled, (str, Path)) else labelled
+    labelled = MVTecDataset(labelled, 'test', cfg.categories, geometry_of(cfg)) if isinstance(labelled, (str, Path)) else labelled
     th = calibrate(det, images, target_fpr or cfg.target_fpr, labelled, source, progress=progress)
     save_checkpoint({**state, 'calibration': asdict(th)}, checkpoint)
     return th
@@ -149,34 +155,29 @@ class Predictor:
             raise ValueError(f"{checkpoint} has no thresholds: run `hlgfa calibrate --checkpoint {checkpoint}` "
                              "(or calibrate_checkpoint) first.")
         self.detector, self.thresholds = load_detector(checkpoint, device, weights), Thresholds(**state['calibration'])
-        self.size = config_from_dict(state['config']).image_size
-
-    def _resized(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.interpolate(x[None], size=(self.size, self.size), mode='bilinear', antialias=True,
-                                               align_corners=False)[0].clamp(0, 1)
+        self.geometry = geometry_of(config_from_dict(state['config']))
 
     def __call__(self, images, names=None) -> list[Result]:
         "Results for a batch tensor, a list of 3×H×W tensors (any sizes), or image paths."
         if isinstance(images, (str, Path)) or (isinstance(images, list) and images and isinstance(images[0], (str, Path))):
-            files = ImageFiles([images] if isinstance(images, (str, Path)) else images, self.size)   # as predict_files reads
+            files = ImageFiles([images] if isinstance(images, (str, Path)) else images, self.geometry)  # as predict_files reads
             items = [files[i] for i in range(len(files))]
             if errors := [d['error'] for d in items if d['error']]: raise ValueError(errors[0])
-            return self.results(torch.stack([d['image'] for d in items]), [(d['height'], d['width']) for d in items],
-                                [d['path'] for d in items])
+            return self.results(items)
         xs = list(images)
         names = names or [f'image {i}' for i in range(len(xs))]
         xs = [_check_tensor(x.float() if x.dtype == torch.float64 else x, n) for x, n in zip(xs, names)]
-        batch = torch.stack([self._resized(x) for x in xs])
-        return self.results(batch, [tuple(x.shape[-2:]) for x in xs], names)
+        return self.results([dict(image=self.geometry.resize(x), height=x.shape[-2], width=x.shape[-1], path=n)
+                             for x, n in zip(xs, names)])
 
     @torch.inference_mode()
-    def results(self, batch: torch.Tensor, sizes, names) -> list[Result]:
-        "Results of a batch already at the training size, for images of original `sizes` (h, w) named `names`."
-        p, th, out = self.detector.predict(batch), self.thresholds, []
-        for m, s, (h, w), name in zip(p.maps, p.scores.tolist(), sizes, names):
-            m = resize(m[None, None].float(), (h, w))[0, 0].cpu().numpy()
+    def results(self, items, batch_size: int = 8) -> list[Result]:
+        "Results of items (dicts: `image` at its working size, the original `height` and `width`, and a `path` or name)."
+        th, out = self.thresholds, []
+        for item, m, s in score_images(self.detector, items, self.geometry, batch_size):
+            m = resize(m[None, None], (item['height'], item['width']))[0, 0].numpy()
             mask = m >= th.pixel
-            out.append(Result(name, s, float(th.normalised_score(s)), s >= th.image, int(mask.sum()), m, mask))
+            out.append(Result(item['path'], s, float(th.normalised_score(s)), s >= th.image, int(mask.sum()), m, mask))
         return out
 
 # %% ../nbs/14_deploy.ipynb #d3f3cbc5
@@ -214,8 +215,7 @@ def _out_folder(out_dir, overwrite: bool) -> Path:
     (out/'maps').mkdir(parents=True, exist_ok=True)
     return out
 
-def _collate(items: list[dict]) -> dict:
-    return dict(image=torch.stack([d['image'] for d in items]), **{k: [d[k] for d in items] for k in ('path', 'height', 'width', 'error')})
+def _as_list(items: list[dict]) -> list[dict]: return items      # images of different sizes stay apart
 
 CSV_FIELDS = ('image', 'score', 'normalised', 'decision', 'defect_area_px', 'error')
 
@@ -223,18 +223,16 @@ def predict_files(predictor: Predictor, inputs, out_dir, batch_size: int = 8, ma
                   num_workers: int = 0, progress: bool = True) -> dict:
     "Predict every image named by `inputs` into `out_dir` (CSV, JSON, map and mask PNGs); returns the summary."
     paths, out = find_images(inputs), _out_folder(out_dir, overwrite)
-    loader = torch.utils.data.DataLoader(ImageFiles(paths, predictor.size), batch_size=batch_size, collate_fn=_collate,
+    loader = torch.utils.data.DataLoader(ImageFiles(paths, predictor.geometry), batch_size=batch_size, collate_fn=_as_list,
                                          num_workers=num_workers)
     rows, t0 = [], time.perf_counter()
     with open(out/'predictions.csv', 'w', newline='') as f:
         w = csv.DictWriter(f, CSV_FIELDS, restval='')
         w.writeheader()
-        for b in tqdm(loader, desc='predicting', disable=not progress, unit='batch'):
-            ok = [i for i, e in enumerate(b['error']) if not e]
-            results = iter(predictor.results(b['image'][ok], [(b['height'][i], b['width'][i]) for i in ok],
-                                             [b['path'][i] for i in ok]) if ok else [])
-            for path, error in zip(b['path'], b['error']):
-                if error: row = dict(image=path, error=error)
+        for batch in tqdm(loader, desc='predicting', disable=not progress, unit='batch'):
+            results = iter(predictor.results([d for d in batch if not d['error']], batch_size))
+            for d in batch:
+                if d['error']: row = dict(image=d['path'], error=d['error'])
                 else:
                     r = next(results); row = r.row()
                     if maps: _write_maps(out/'maps', len(rows), r, predictor.thresholds)
@@ -260,7 +258,7 @@ def _needs(*modules: str):
         raise RuntimeError(f"ONNX export needs {', '.join(missing)}: pip install 'hlgfa_nb[export]'.")
 
 def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False) -> Path:
-    "The detector of `checkpoint` as one ONNX graph (images N×3×S×S in [0, 1] → maps, scores) and `<path>.json`."
+    "The detector of `checkpoint` as one ONNX graph (inputs N×3×H×W in [0, 1] → maps, scores) and `<path>.json`."
     _needs('onnx', 'onnxscript')
     path = Path(path)
     if path.exists() and not overwrite: raise FileExistsError(f"{path} exists: choose another file or pass overwrite=True.")
@@ -268,7 +266,8 @@ def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False) 
     cfg, det = config_from_dict(state['config']), load_detector(checkpoint, 'cpu').eval()
     det.channels_last = False
     blur_matrix.cache_clear()                        # cached matrices are traced afresh, and not kept from tracing
-    x = torch.rand(batch_size, 3, cfg.image_size, cfg.image_size)
+    geometry = geometry_of(cfg)
+    x = torch.rand(batch_size, 3, *geometry.size)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp, quiet = path.with_name(f'.{path.name}.tmp'), logging.getLogger('onnx_ir')
     level = quiet.level
@@ -279,10 +278,10 @@ def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False) 
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True); blur_matrix.cache_clear(); quiet.setLevel(level)
-    meta = dict(format='hlgfa_nb-onnx-1', version=hlgfa_nb.__version__, backbone=cfg.backbone, image_size=cfg.image_size,
+    meta = dict(format='hlgfa_nb-onnx-1', version=hlgfa_nb.__version__, backbone=cfg.backbone, geometry=asdict(geometry),
                 input=dict(name='images', shape=list(x.shape), dtype='float32', layout='NCHW, RGB', range=[0, 1],
                            note='ImageNet mean/std normalisation is inside the graph'),
-                outputs=dict(maps=[batch_size, cfg.image_size, cfg.image_size], scores=[batch_size]),
+                outputs=dict(maps=[batch_size, *geometry.size], scores=[batch_size]),
                 thresholds=state.get('calibration'), normalised='clip(0.5 + 0.5 (x - threshold) / (threshold - normal), 0, 1)',
                 score=asdict(cfg.score), lr_scale=cfg.lr_scale, checkpoint=str(Path(checkpoint).resolve()))
     Path(f'{path}.json').write_text(json.dumps(meta, indent=1) + '\n')
@@ -298,6 +297,7 @@ class OnnxDetector:
         self.session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
         self.meta = json.loads(Path(f'{path}.json').read_text())
         self.thresholds = Thresholds(**self.meta['thresholds']) if self.meta.get('thresholds') else None
+        self.geometry, self.score = Geometry(**self.meta['geometry']), ScoreConfig(**self.meta['score'])
 
     def predict(self, images) -> tuple[np.ndarray, np.ndarray]:
         "Maps and scores of a batch of the exported shape (N×3×S×S float32 in [0, 1])."
@@ -307,3 +307,16 @@ class OnnxDetector:
                              "export it again with that batch size, or resize the images to its size.")
         maps, scores = self.session.run(None, {'images': x})
         return maps, scores
+
+    def _maps(self, x: torch.Tensor) -> torch.Tensor:
+        "Maps of a batch of up to the exported batch size of inputs (filled up with copies of the last)."
+        n = self.meta['input']['shape'][0]
+        full = torch.cat([x, x[-1:].expand(n - len(x), *x.shape[1:])]) if len(x) < n else x
+        return torch.from_numpy(self.predict(full)[0][:len(x)])
+
+    def predict_images(self, images) -> list[tuple[np.ndarray, float]]:
+        "(map at the image's own size, image score) of each image (3×H×W float tensor in [0, 1], any size), as exported."
+        sizes, work = [tuple(x.shape[-2:]) for x in images], [self.geometry.resize(x) for x in images]
+        maps = [m for _, m in blended_maps(self._maps, work, self.geometry, self.meta['input']['shape'][0])]
+        return [(resize(m[None, None], hw)[0, 0].numpy(), float(image_score(m[None], self.score)[0]))
+                for m, hw in zip(maps, sizes)]

@@ -15,9 +15,11 @@ from tqdm.auto import tqdm
 
 from .data import MVTecDataset, as_categories, list_categories, select_categories
 from .metrics import METRIC_NAMES, MetricsConfig, PixelMetrics, image_metrics
+from .geometry import score_images
 from .scoring import AnomalyDetector
 from .viz import outline, overlay, show, show_map
-from .train import Config, build_backbone, build_module, config_from_dict, load_checkpoint, load_trained, resolve_device
+from .train import Config, build_backbone, build_module, config_from_dict, geometry_of, load_checkpoint
+from .train import load_trained, resolve_device
 
 # %% auto #0
 __all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'REPORT_FILES', 'load_detector', 'untrained_detector',
@@ -74,32 +76,28 @@ def _counts(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, examples=(),
                       metrics_cfg: MetricsConfig | None = None, progress: bool = True,
                       thresholds: tuple[float, float] | None = None) -> CategoryResult:
-    "Maps and scores of every image of `dataset` (one category), streamed into the metrics; keeps `examples` (indices)."
+    "Maps and scores of every image of `dataset` (one category, in its geometry), streamed into the metrics; keeps `examples`."
     if len({s.category for s in dataset.samples}) != 1:
         raise ValueError(f"evaluate_category takes one category, got {dataset.categories}; metrics are per category.")
-    pixel, scores, kept, lo, hi, start = PixelMetrics(metrics_cfg), [], [], math.inf, -math.inf, 0
+    pixel, scores, kept, lo, hi = PixelMetrics(metrics_cfg), [], [], math.inf, -math.inf
     pixel_counts = np.zeros(4, np.int64)
     types = sorted({s.defect for s in dataset.samples} - {'good'})
     per_pixel = {t: PixelMetrics(metrics_cfg) for t in types} if len(types) > 1 else {}
-    want, dev = set(examples), detector.device
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size)
-    for batch in tqdm(loader, desc=f'evaluating {dataset.categories[0]}', disable=not progress, leave=False):
-        pred = detector.predict(batch['image'].to(dev))
-        maps, s, masks = pred.maps.float().cpu(), pred.scores.float().cpu(), batch['mask'][:, 0]
-        if maps.shape != masks.shape:
-            raise ValueError(f"the detector returned maps of shape {tuple(maps.shape)} for masks {tuple(masks.shape)}; "
-                             "maps must be N×H×W at the input size.")
-        pixel.update(maps, masks)
+    want, items = set(examples), (dataset[i] for i in range(len(dataset)))
+    stream = score_images(detector, items, dataset.geometry, batch_size)
+    for i, (item, m, s) in enumerate(tqdm(stream, total=len(dataset), desc=f'evaluating {dataset.categories[0]}',
+                                          disable=not progress, leave=False)):
+        mask = item['mask'][0]
+        if m.shape != mask.shape:
+            raise ValueError(f"the detector returned a map of shape {tuple(m.shape)} for a mask of {tuple(mask.shape)}; "
+                             "maps must be H×W at the input size.")
+        pixel.update(m[None], mask[None])
         for t, pm in per_pixel.items():                        # each type with the good images
-            if sel := [j for j, d in enumerate(batch['defect']) if d in ('good', t)]: pm.update(maps[sel], masks[sel])
-        if thresholds: pixel_counts += _counts((maps >= thresholds[1]).numpy(), masks.bool().numpy())
-        scores.append(s); lo, hi = min(lo, float(maps.min())), max(hi, float(maps.max()))
-        for j in range(len(maps)):
-            if start + j in want:
-                kept.append(dict(index=start + j, image=batch['image'][j], mask=masks[j], map=maps[j].clone(),
-                                 defect=batch['defect'][j], score=float(s[j])))
-        start += len(maps)
-    scores, labels = torch.cat(scores).numpy(), np.array([s.label for s in dataset.samples], bool)
+            if item['defect'] in ('good', t): pm.update(m[None], mask[None])
+        if thresholds: pixel_counts += _counts((m >= thresholds[1]).numpy(), mask.bool().numpy())
+        scores.append(s); lo, hi = min(lo, float(m.min())), max(hi, float(m.max()))
+        if i in want: kept.append(dict(index=i, image=item['image'], mask=mask, map=m.clone(), defect=item['defect'], score=s))
+    scores, labels = np.array(scores, np.float32), np.array([s.label for s in dataset.samples], bool)
     metrics = dict.fromkeys(METRIC_NAMES, float('nan'))       # what one kind of image alone cannot give stays NaN
     if 0 < labels.sum() < len(labels): metrics |= image_metrics(scores, labels) | pixel.compute()
     at = None if not thresholds else dict(image=rates(*_counts(scores >= thresholds[0], labels)), pixel=rates(*pixel_counts))
@@ -241,7 +239,8 @@ def _detectors(checkpoint, device, weights=None):
 def describe(cfg: Config) -> str:
     "Backbone, weights (RANDOM INIT said loudly) and image size of a run, for table titles."
     w = 'RANDOMLY INITIALISED (not comparable with the paper)' if cfg.weights is None else cfg.weights
-    return f"{cfg.backbone}, weights {w}, {cfg.image_size} px"
+    size = cfg.image_size if isinstance(cfg.image_size, int) else '{1}×{0}'.format(*cfg.image_size)
+    return f"{cfg.backbone}, weights {w}, {size} px" + ('' if cfg.geometry == 'squash' else f", {geometry_of(cfg).describe()}")
 
 REPORT_FILES = ('metrics.csv', 'metrics.md', 'scores.csv')
 
@@ -275,7 +274,7 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
     for c in categories:
         cfg, det, _, thresholds = dets[c if c in dets else None]
         try:
-            test = MVTecDataset(root, 'test', c, size=cfg.image_size)
+            test = MVTecDataset(root, 'test', c, size=geometry_of(cfg))
             result.categories[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg,
                                                      progress, thresholds)
         except (OSError, ValueError) as e:
@@ -300,9 +299,9 @@ def write_report(result: EvalResult, out_dir, figures=None) -> dict[str, Path]:
     return files
 
 # %% ../nbs/09_evaluate.ipynb #8262e17c
-def evaluate_detector(detector, root, categories=None, size: int = 256, batch_size: int = 8, examples: int = 4,
+def evaluate_detector(detector, root, categories=None, size=256, batch_size: int = 8, examples: int = 4,
                       metrics_cfg: MetricsConfig | None = None, progress: bool = True, title: str = '') -> EvalResult:
-    "Table 3 of one detector on the test images (resized to `size`) of `categories` of `root` (default: all)."
+    "Table 3 of one detector on the test images of `categories` of `root` (default: all), squashed to `size` or in a `Geometry`."
     cats = list(select_categories(root, categories))
     res = {}
     for c in cats:

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from .data import MVTecDataset, as_categories, select_categories
+from .geometry import Pieces
 from .losses import LossConfig, LOSS_PRESETS
-from .train import Config, fit, preset
+from .train import Config, fit, geometry_of, preset
 from .evaluate import EvalResult, TABLE3_COLUMNS, describe, evaluate_detector, load_detector
 from .baselines import PatchCore, PatchCoreConfig
 
@@ -196,7 +197,7 @@ def patchcore_config(cfg: Config, patchcore: PatchCoreConfig | None = None) -> P
     "PatchCore's config for a comparison with HLGFA run `cfg`: `patchcore`'s own choices, `cfg`'s backbone, weights, seed."
     return replace(patchcore or PatchCoreConfig(), backbone=cfg.backbone, weights=cfg.weights, seed=cfg.seed)
 
-def _test_images(root, category: str, size: int, n: int) -> torch.Tensor:
+def _test_images(root, category: str, size, n: int) -> torch.Tensor:
     test = MVTecDataset(root, 'test', category, size=size)
     return torch.stack([test[i]['image'] for i in range(min(n, len(test)))])
 
@@ -217,18 +218,18 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
     hlgfa = load_detector(fit(cfg, work/'hlgfa', progress=progress), cfg.device)
     fit_h = time.perf_counter() - t0
     device = hlgfa.device
-    size = cfg.image_size
-    results = {'HLGFA': evaluate_detector(hlgfa, root, cats, size, batch_size, examples=2, progress=progress,
+    geometry = geometry_of(cfg)
+    results = {'HLGFA': evaluate_detector(hlgfa, root, cats, geometry, batch_size, examples=2, progress=progress,
                                           title='HLGFA')}
     pcs, fit_p, pc_rows = {}, 0.0, {}
     for c in cats:
-        train = torch.utils.data.DataLoader(MVTecDataset(root, 'train', c, size=size), batch_size=batch_size)
+        train = torch.utils.data.DataLoader(Pieces(MVTecDataset(root, 'train', c, size=geometry)), batch_size=batch_size)
         t0 = time.perf_counter()
         pcs[c] = PatchCore(pc_cfg, cfg.score).to(device).fit(train)
         fit_p += time.perf_counter() - t0
-        pc_rows[c] = evaluate_detector(pcs[c], root, c, size, batch_size, examples=2, progress=progress).categories[c]
+        pc_rows[c] = evaluate_detector(pcs[c], root, c, geometry, batch_size, examples=2, progress=progress).categories[c]
     results['PatchCore'] = EvalResult(pc_rows, 'PatchCore')
-    images = _test_images(root, cats[0], size, speed_images)
+    images = _test_images(root, cats[0], geometry.size, speed_images)   # model inputs
     speed = {'HLGFA': dict(fit_s=fit_h, **_measure(hlgfa, images, batch_size, repeats, device)),
              'PatchCore': dict(fit_s=fit_p, **_measure(pcs[cats[0]], images, batch_size, repeats, device))}
     rep = Reproduction(results, speed, _setting(cfg, pc_cfg, device))
@@ -271,7 +272,7 @@ def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tupl
         for s in seeds:
             run = replace(cfg, loss=replace(LossConfig.preset(p), **keep), seed=s)
             det = load_detector(fit(run, work/p.replace('+', '_')/f'seed{s}', progress=progress), cfg.device)
-            results[p].append(evaluate_detector(det, root, cfg.categories, cfg.image_size, batch_size, examples=0,
+            results[p].append(evaluate_detector(det, root, cfg.categories, geometry_of(cfg), batch_size, examples=0,
                                                 progress=progress, title=p))
     abl = Ablation(results, f"loss ablation on {Path(root).name}: {describe(cfg)}, {cfg.epochs} epochs, seeds "
                             f"{list(seeds)} (mean ± half the range)")

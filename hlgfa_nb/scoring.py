@@ -171,6 +171,8 @@ class AnomalyDetector(nn.Module):
 
     @property
     def device(self) -> torch.device: return self.backbone.device
+    @property
+    def score(self) -> ScoreConfig: return self.cfg   # named as PatchCore's, for code that scores with either
 
     @torch.inference_mode()
     def features(self, images: torch.Tensor) -> tuple[list, list, HLGFAOutput]:

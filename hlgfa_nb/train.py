@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
+import timm
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 
 import hlgfa_nb
 from .data import MVTecDataset, as_categories
+from .geometry import GEOMETRIES, Geometry, Pieces, as_geometry
 from .backbone import FrozenBackbone, PADDINGS, make_views
 from .model import HLGFA, ModelConfig
 from .losses import CategoryHead, LossConfig, hlgfa_loss
@@ -25,12 +27,12 @@ from .augment import AugConfig, NoisyTrainingSet
 from .scoring import ScoreConfig
 
 # %% auto #0
-__all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT', 'Config', 'recipe',
-           'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'preset', 'resolve_device', 'amp_dtype',
-           'autocast', 'epoch_batches', 'rank_share', 'build_backbone', 'backbone_fingerprint', 'build_module',
-           'feature_bytes', 'backbone_features', 'FeatureCache', 'versions_compatible', 'save_checkpoint',
-           'load_checkpoint', 'check_backbone', 'load_trained', 'Trainer', 'check_image_size', 'holdout_split', 'fit',
-           'fit_per_category', 'fit_multiprocess']
+__all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT', 'Config', 'geometry_of',
+           'recipe', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'preset', 'resolve_device',
+           'amp_dtype', 'autocast', 'epoch_batches', 'rank_share', 'build_backbone', 'backbone_fingerprint',
+           'build_module', 'feature_bytes', 'backbone_features', 'FeatureCache', 'versions_compatible',
+           'save_checkpoint', 'load_checkpoint', 'check_backbone', 'load_trained', 'Trainer', 'check_image_size',
+           'holdout_split', 'fit', 'fit_per_category', 'fit_multiprocess']
 
 # %% ../nbs/08_train.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
@@ -50,8 +52,11 @@ class Config:
     # data
     root: str | None = None                  # dataset root in MVTec AD layout (or one category folder)
     categories: tuple[str, ...] | None = None  # None: every category under `root`, one model (paper: category-agnostic)
-    image_size: int = 640                    # HR view size, px (paper §4.1)
+    image_size: int | tuple[int, int] = 640  # HR view size, px: a side or (height, width) (paper §4.1: 640)
     lr_scale: float = 0.5                    # LR view = HR × lr_scale (reproduction choice)
+    geometry: str = 'squash'                 # images → inputs: 'squash' (paper) | 'keep_aspect' | 'tiles' (chapter 16)
+    tile_scale: float = 1.0                  # tiles: the image's scale before tiling (1: its own pixels)
+    tile_overlap: float = 0.25               # tiles: the least share of a tile its neighbour also covers
     # backbone
     backbone: str = 'wide_resnet50_2'        # timm name (paper §4.1)
     weights: str | None = 'imagenet'         # 'imagenet', a weights file, or None = random init (tests, offline)
@@ -89,9 +94,16 @@ class Config:
         if self.root is not None: self.root = _absolute(self.root)
         if self.weights not in (None, 'imagenet') and not str(self.weights).startswith(('http://', 'https://')):
             self.weights = _absolute(self.weights)
-        for name in ('image_size', 'epochs', 'batch_size', 'save_every'):
+        if isinstance(self.image_size, list): self.image_size = tuple(self.image_size)
+        sides = self.image_size if isinstance(self.image_size, tuple) else (self.image_size,)
+        if len(sides) not in (1, 2) or not all(isinstance(v, int) and v >= 1 for v in sides):
+            raise ValueError(f"Config.image_size={self.image_size!r}: a side or (height, width), integers ≥ 1.")
+        for name in ('epochs', 'batch_size', 'save_every'):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1: raise ValueError(f"Config.{name}={v!r}: must be an integer ≥ 1.")
+        if self.geometry not in GEOMETRIES: raise ValueError(f"Config.geometry={self.geometry!r}: choose one of {GEOMETRIES}.")
+        if not self.tile_scale > 0: raise ValueError(f"Config.tile_scale={self.tile_scale}: must be > 0 (1: native pixels).")
+        if not 0 <= self.tile_overlap < 1: raise ValueError(f"Config.tile_overlap={self.tile_overlap}: must be in [0, 1).")
         if not 0 < self.lr_scale < 1: raise ValueError(f"Config.lr_scale={self.lr_scale}: must be in (0, 1), e.g. 0.5.")
         if not 0 <= self.holdout < 1: raise ValueError(f"Config.holdout={self.holdout}: must be in [0, 1), e.g. 0.1.")
         if not 0 < self.target_fpr < 1: raise ValueError(f"Config.target_fpr={self.target_fpr}: must be in (0, 1), e.g. 0.005.")
@@ -107,6 +119,11 @@ class Config:
                                 "use config_from_dict for plain dicts.")
 
 RUNTIME_FIELDS = tuple(f.name for f in fields(Config) if f.metadata.get('runtime'))
+
+def geometry_of(cfg: Config) -> Geometry:
+    "The `Geometry` of a run (chapter 16), padding with its backbone's mean colour."
+    mean = getattr(timm.models.get_pretrained_cfg(cfg.backbone), 'mean', None) or timm.data.IMAGENET_DEFAULT_MEAN
+    return Geometry(cfg.geometry, cfg.image_size, cfg.tile_scale, cfg.tile_overlap, mean)
 
 def recipe(cfg: Config) -> dict:
     "What `cfg` computes: its fields but the runtime ones and the data's location, as a plain dict."
@@ -237,11 +254,11 @@ def build_module(cfg: Config, channels, n_categories: int) -> tuple[HLGFA, Categ
     return module, head
 
 # %% ../nbs/08_train.ipynb #8248e359
-def feature_bytes(backbone: FrozenBackbone, image_size: int, lr_scale: float = 0.5, n_images: int = 1,
-                  itemsize: int = 2) -> int:
-    "Bytes of the cached HR + LR features of `n_images` (float16 by default)."
-    lr = max(1, round(image_size * lr_scale))
-    per = sum(c * math.ceil(s_ / r) ** 2 for c, r in zip(backbone.channels, backbone.strides) for s_ in (image_size, lr))
+def feature_bytes(backbone: FrozenBackbone, image_size, lr_scale: float = 0.5, n_images: int = 1, itemsize: int = 2) -> int:
+    "Bytes of the cached HR + LR features of `n_images` inputs of `image_size` (a side or (h, w); float16 by default)."
+    h, w = as_geometry(image_size).size
+    views = [(h, w), (max(1, round(h * lr_scale)), max(1, round(w * lr_scale)))]
+    per = sum(c * math.ceil(a / r) * math.ceil(b / r) for c, r in zip(backbone.channels, backbone.strides) for a, b in views)
     return per * n_images * itemsize
 
 # %% ../nbs/08_train.ipynb #507eefff
@@ -404,7 +421,7 @@ class Trainer:
 # %% ../nbs/08_train.ipynb #5e4adee4
 def check_image_size(cfg: Config, backbone: FrozenBackbone):
     "Refuse an image size whose LR view is smaller than the backbone's deepest stride (no feature left to compare)."
-    lr, stride = round(cfg.image_size * cfg.lr_scale), max(backbone.strides)
+    lr, stride = round(min(as_geometry(cfg.image_size).size) * cfg.lr_scale), max(backbone.strides)
     if lr < stride:
         raise ValueError(f"image_size={cfg.image_size} makes a {lr}-px LR view (lr_scale={cfg.lr_scale}), smaller than "
                          f"the deepest stage's stride of {backbone.name} ({stride} px): use image_size ≥ "
@@ -423,10 +440,11 @@ def holdout_split(samples: list, share: float, seed: int) -> tuple[list, list]:
 
 @patch
 def _data(self: Trainer):
-    "The training split (less the held-out images), what the module sees of it (augmented or not), category ids."
+    "The training split (less the held-out images) as model inputs (chapter 16), what the module sees of them, category ids."
     cfg = self.cfg
-    self.train = MVTecDataset(cfg.root, 'train', cfg.categories, cfg.image_size)
-    self.train.samples, self.held_out = holdout_split(self.train.samples, cfg.holdout, cfg.seed)
+    images = MVTecDataset(cfg.root, 'train', cfg.categories, geometry_of(cfg))
+    images.samples, self.held_out = holdout_split(images.samples, cfg.holdout, cfg.seed)
+    self.train = Pieces(images)                   # the images themselves, their padded canvases, or their tiles
     self.data = NoisyTrainingSet(self.train, cfg.aug, cfg.seed) if cfg.augment else self.train
     self.cat_ids = torch.tensor([self.train.categories.index(s.category) for s in self.train.samples])
     if self.progress: print(self.train.summary())
@@ -468,7 +486,7 @@ def make_cache(self: Trainer) -> FeatureCache | None:
             raise ValueError(f"feature_cache={mode!r} with augment=True: augmented images change every epoch, so "
                              "their features cannot be cached. Set augment=False or feature_cache='auto'/'off'.")
         return None
-    size = feature_bytes(self.backbone, cfg.image_size, cfg.lr_scale, len(self.train))
+    size = feature_bytes(self.backbone, self.train.geometry.size, cfg.lr_scale, len(self.train))
     if mode == 'auto':
         if self.device.type != 'cpu' or size > cfg.cache_limit_gb * 2**30: return None
         mode = 'ram'
@@ -524,7 +542,7 @@ def run(self: Trainer, stop: int | None = None):
     "Train from the current step to step `stop` (default: the end); save every `save_every` epochs and at `stop`."
     stop = self.total if stop is None else min(stop, self.total)
     with tqdm(total=self.total, initial=self.step, disable=not self.progress, unit='step',
-              desc=f"training {self.cfg.backbone} {self.cfg.image_size}px") as bar:   # closed (a full line) on errors too
+              desc=f"training {self.cfg.backbone} {'×'.join(map(str, self.train.geometry.size))} px") as bar:   # closed (a full line) on errors too
         while self.step < stop:
             epoch = self.step // self.steps_per_epoch
             done = self.epoch(epoch, stop, bar)
