@@ -1,0 +1,66 @@
+"""The three geometries side by side on one category, HLGFA and PatchCore in the same harness (`reproduce`): the seven
+metrics, per-type pixel AUROC, fit time, model inputs and images per second, and peak memory.
+
+    python bench/geometry_study.py [--data DIR] [--epochs 30] [--size 256] [--tile-scale 2] [--out DIR]
+
+Defaults: the magnetic-tile dev set (`dev_data_root()`), the `cpu` preset (EfficientNet-Lite2, ImageNet weights, 256 px,
+30 epochs), PatchCore with a 10 % coreset of at most as many training patches as the squashed images give (so that
+tiles, which give more patches, get the same bank budget). `--tile-scale` sets the tiles' image scale: 1 cuts the
+images at their own pixels, 2 at twice their size (more pixels on a thin defect, four times the inputs)."""
+import argparse, json, tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from hlgfa_nb.baselines import PatchCoreConfig
+from hlgfa_nb.data import MVTecDataset, dev_data_root
+from hlgfa_nb.evaluate import TABLE3_COLUMNS
+from hlgfa_nb.geometry import Pieces
+from hlgfa_nb.reproduce import reproduce
+from hlgfa_nb.train import geometry_of, preset
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--data', default=None); p.add_argument('--epochs', type=int, default=30)
+    p.add_argument('--size', type=int, default=256); p.add_argument('--tile-scale', type=float, default=2.0)
+    p.add_argument('--geometries', default='squash,keep_aspect,tiles'); p.add_argument('--out', default=None)
+    a = p.parse_args()
+    root = Path(a.data) if a.data else dev_data_root()
+    if root is None: raise SystemExit("no data: pass --data <folder in MVTec AD layout> (the dev set was not found)")
+    out = Path(a.out or tempfile.mkdtemp(prefix='geometry_study_'))
+    base = preset('cpu', root, image_size=a.size, epochs=a.epochs)
+    n_train = len(MVTecDataset(root, 'train', size=a.size))
+    stride = 8                                                 # PatchCore's first stage (timm index 2) on EfficientNet
+    budget = n_train * (a.size // stride) ** 2
+    rows = {}
+    for kind in a.geometries.split(','):
+        cfg = replace(base, geometry=kind, tile_scale=a.tile_scale if kind == 'tiles' else 1.0)
+        test = MVTecDataset(root, 'test', size=geometry_of(cfg))
+        per_image = len(Pieces(test)) / len(test)
+        rep = reproduce(root, cfg=cfg, patchcore=PatchCoreConfig(coreset_ratio=0.1, max_train_patches=budget),
+                        out_dir=out/kind, progress=False)
+        for method, res in rep.results.items():
+            r = next(iter(res.categories.values()))
+            s = rep.speed[method]
+            rows[f"{kind} / {method}"] = dict(
+                metrics={k: 100 * r.metrics[k] for k in TABLE3_COLUMNS},
+                per_type={t: 100 * m['AUC-P'] for t, m in (r.per_type or {}).items()},
+                fit_s=s['fit_s'], inputs_per_image=per_image, inputs_per_s=s['images_per_s'],
+                images_per_s=s['images_per_s'] / per_image, peak_mb=s['peak_mb'])
+        print(f"done: {kind} ({cfg.backbone}, {geometry_of(cfg).describe()})", flush=True)
+    (out/'geometry_study.json').write_text(json.dumps(rows, indent=1) + '\n')
+    print(f"\n{root.name}: {base.backbone} (ImageNet), input {a.size} px, {a.epochs} epochs; tiles at scale {a.tile_scale:g}; "
+          f"PatchCore coreset 10 % of at most {budget} patches\n")
+    print('| geometry / method | ' + ' | '.join(TABLE3_COLUMNS) + ' | fit s | inputs/image | images/s | peak MiB |')
+    print('|' + '---|' * (len(TABLE3_COLUMNS) + 5))
+    for name, r in rows.items():
+        print(f"| {name} | " + ' | '.join(f"{r['metrics'][k]:.1f}" for k in TABLE3_COLUMNS) +
+              f" | {r['fit_s']:.0f} | {r['inputs_per_image']:.1f} | {r['images_per_s']:.1f} | {r['peak_mb']:.0f} |")
+    types = sorted({t for r in rows.values() for t in r['per_type']})
+    print('\npixel AUROC per defect type\n\n| geometry / method | ' + ' | '.join(types) + ' |\n|' + '---|' * (len(types) + 1))
+    for name, r in rows.items(): print(f"| {name} | " + ' | '.join(f"{r['per_type'].get(t, float('nan')):.1f}" for t in types) + ' |')
+    print(f"\nfiles: {out}")
+
+
+if __name__ == '__main__':
+    main()
