@@ -5,7 +5,9 @@ metrics, per-type pixel AUROC, fit time, model inputs and images per second, and
 
 Defaults: the magnetic-tile dev set (`dev_data_root()`), the `cpu` preset (EfficientNet-Lite2, ImageNet weights, 256 px,
 30 epochs), PatchCore with a 10 % coreset of at most as many training patches as the squashed images give (so that
-tiles, which give more patches, get the same bank budget). `--tile-scale` sets the tiles' image scale: 1 cuts the
+tiles, which give more patches, get the same bank budget). Pixel metrics are computed at each geometry's working size,
+or with `--original` at each image's own size, the same for all (a thin mask squashed to 256 px grows relatively wider,
+which makes pixel AP easier at the coarser size). `--tile-scale` sets the tiles' image scale: 1 cuts the
 images at their own pixels, 2 at twice their size (more pixels on a thin defect, four times the inputs)."""
 import argparse, json, tempfile
 from dataclasses import replace
@@ -24,6 +26,8 @@ def main():
     p.add_argument('--data', default=None); p.add_argument('--epochs', type=int, default=30)
     p.add_argument('--size', type=int, default=256); p.add_argument('--tile-scale', type=float, default=2.0)
     p.add_argument('--geometries', default='squash,keep_aspect,tiles'); p.add_argument('--out', default=None)
+    p.add_argument('--original', action='store_true', help="pixel metrics at each image's own size, the same for every "
+                   "geometry (default: at each geometry's working size)")
     a = p.parse_args()
     root = Path(a.data) if a.data else dev_data_root()
     if root is None: raise SystemExit("no data: pass --data <folder in MVTec AD layout> (the dev set was not found)")
@@ -38,7 +42,7 @@ def main():
         test = MVTecDataset(root, 'test', size=geometry_of(cfg))
         per_image = len(Pieces(test)) / len(test)
         rep = reproduce(root, cfg=cfg, patchcore=PatchCoreConfig(coreset_ratio=0.1, max_train_patches=budget),
-                        out_dir=out/kind, progress=False)
+                        out_dir=out/kind, progress=False, original=a.original)
         for method, res in rep.results.items():
             r = next(iter(res.categories.values()))
             s = rep.speed[method]
@@ -50,15 +54,18 @@ def main():
         print(f"done: {kind} ({cfg.backbone}, {geometry_of(cfg).describe()})", flush=True)
     (out/'geometry_study.json').write_text(json.dumps(rows, indent=1) + '\n')
     print(f"\n{root.name}: {base.backbone} (ImageNet), input {a.size} px, {a.epochs} epochs; tiles at scale {a.tile_scale:g}; "
-          f"PatchCore coreset 10 % of at most {budget} patches\n")
+          f"PatchCore coreset 10 % of at most {budget} patches; pixel metrics at "
+          + ("each image's own size" if a.original else "each geometry's working size") + "\n")
     print('| geometry / method | ' + ' | '.join(TABLE3_COLUMNS) + ' | fit s | inputs/image | images/s | peak MiB |')
     print('|' + '---|' * (len(TABLE3_COLUMNS) + 5))
     for name, r in rows.items():
         print(f"| {name} | " + ' | '.join(f"{r['metrics'][k]:.1f}" for k in TABLE3_COLUMNS) +
               f" | {r['fit_s']:.0f} | {r['inputs_per_image']:.1f} | {r['images_per_s']:.1f} | {r['peak_mb']:.0f} |")
     types = sorted({t for r in rows.values() for t in r['per_type']})
-    print('\npixel AUROC per defect type\n\n| geometry / method | ' + ' | '.join(types) + ' |\n|' + '---|' * (len(types) + 1))
-    for name, r in rows.items(): print(f"| {name} | " + ' | '.join(f"{r['per_type'].get(t, float('nan')):.1f}" for t in types) + ' |')
+    if types:                                                  # categories of several defect types
+        print('\npixel AUROC per defect type\n\n| geometry / method | ' + ' | '.join(types) + ' |\n|' + '---|' * (len(types) + 1))
+        for name, r in rows.items():
+            print(f"| {name} | " + ' | '.join(f"{r['per_type'].get(t, float('nan')):.1f}" for t in types) + ' |')
     print(f"\nfiles: {out}")
 
 

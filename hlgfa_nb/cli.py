@@ -129,13 +129,14 @@ def find_checkpoints(path):
                             "by `hlgfa train`, or a folder with one sub-folder per category).")
 
 def evaluate_cmd(checkpoint, data=None, out='hlgfa_eval', categories=None, examples=4, batch_size=8, device='auto',
-                 weights=None, force=False, progress=True) -> int:
+                 weights=None, force=False, original_size=False, progress=True) -> int:
     "Evaluate checkpoint(s) on `data` and write Table 3, scores and figures into `out`; 1 if a category failed."
     import matplotlib; matplotlib.use('Agg')
     from hlgfa_nb.evaluate import evaluate
     if data is not None and not Path(data).is_dir(): raise FileNotFoundError(f"--data {data}: no such folder.")
     res = evaluate(find_checkpoints(checkpoint), data, out_dir=out, categories=categories, batch_size=batch_size,
-                   device=device, examples=examples, progress=progress, weights=weights, overwrite=force)
+                   device=device, examples=examples, progress=progress, weights=weights, overwrite=force,
+                   original=original_size)
     print('\n' + res.to_markdown())
     print(f"wrote {Path(out)/'metrics.md'}, metrics.csv, scores.csv and examples_<category>.png in {Path(out).resolve()}")
     for c, why in res.failed.items(): print(f"hlgfa eval: category {c} not evaluated: {why}", file=sys.stderr)
@@ -267,6 +268,8 @@ def _add_eval(sub, fmt):
     e.add_argument('--weights', type=weights_arg, help="backbone weights file, if the checkpoint's has moved (checked "
                    "against the checkpoint's fingerprint)")
     e.add_argument('--force', action='store_true', help='replace an earlier evaluation in --out')
+    e.add_argument('--original-size', action='store_true', help="pixel metrics at each image's own size (maps resized "
+                   "back, masks as drawn) instead of the geometry's working size: to compare geometries (chapter 16)")
 
 def _add_reproduce(sub, fmt):
     "Sub-command `hlgfa reproduce`."

@@ -13,7 +13,8 @@ from fastcore.basics import patch
 import torch
 from tqdm.auto import tqdm
 
-from .data import MVTecDataset, as_categories, list_categories, select_categories
+from .backbone import resize
+from .data import MVTecDataset, as_categories, list_categories, read_mask, select_categories
 from .metrics import METRIC_NAMES, MetricsConfig, PixelMetrics, image_metrics
 from .geometry import score_images
 from .scoring import AnomalyDetector
@@ -72,11 +73,17 @@ def rates(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
 def _counts(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.array([(pred & truth).sum(), (pred & ~truth).sum(), (~pred & truth).sum(), (~pred & ~truth).sum()], np.int64)
 
+def _at_original(dataset: MVTecDataset, i: int, amap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "Image `i`'s map resized to the image's own size (bilinear), and its mask as drawn."
+    s, (h, w) = dataset.samples[i], dataset.original_size(i)
+    mask = torch.from_numpy(read_mask(s.mask_path, (w, h))) if s.mask_path else torch.zeros(h, w, dtype=torch.bool)
+    return resize(amap[None, None], (h, w))[0, 0], mask
+
 @torch.no_grad()
 def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, examples=(),
                       metrics_cfg: MetricsConfig | None = None, progress: bool = True,
-                      thresholds: tuple[float, float] | None = None) -> CategoryResult:
-    "Maps and scores of every image of `dataset` (one category, in its geometry), streamed into the metrics; keeps `examples`."
+                      thresholds: tuple[float, float] | None = None, original: bool = False) -> CategoryResult:
+    "Maps and scores of every image of `dataset` (one category, in its geometry) into the metrics, at the working or `original` size."
     if len({s.category for s in dataset.samples}) != 1:
         raise ValueError(f"evaluate_category takes one category, got {dataset.categories}; metrics are per category.")
     pixel, scores, kept, lo, hi = PixelMetrics(metrics_cfg), [], [], math.inf, -math.inf
@@ -88,6 +95,8 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
     for i, (item, m, s) in enumerate(tqdm(stream, total=len(dataset), desc=f'evaluating {dataset.categories[0]}',
                                           disable=not progress, leave=False)):
         mask = item['mask'][0]
+        if i in want: kept.append(dict(index=i, image=item['image'], mask=mask, map=m.clone(), defect=item['defect'], score=s))
+        if original: m, mask = _at_original(dataset, i, m)
         if m.shape != mask.shape:
             raise ValueError(f"the detector returned a map of shape {tuple(m.shape)} for a mask of {tuple(mask.shape)}; "
                              "maps must be H×W at the input size.")
@@ -96,7 +105,6 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
             if item['defect'] in ('good', t): pm.update(m[None], mask[None])
         if thresholds: pixel_counts += _counts((m >= thresholds[1]).numpy(), mask.bool().numpy())
         scores.append(s); lo, hi = min(lo, float(m.min())), max(hi, float(m.max()))
-        if i in want: kept.append(dict(index=i, image=item['image'], mask=mask, map=m.clone(), defect=item['defect'], score=s))
     scores, labels = np.array(scores, np.float32), np.array([s.label for s in dataset.samples], bool)
     metrics = dict.fromkeys(METRIC_NAMES, float('nan'))       # what one kind of image alone cannot give stays NaN
     if 0 < labels.sum() < len(labels): metrics |= image_metrics(scores, labels) | pixel.compute()
@@ -256,7 +264,7 @@ def report_folder(out_dir, overwrite: bool = False) -> Path:
 
 def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: int = 8, device='auto',
              examples: int = 4, metrics_cfg: MetricsConfig | None = None, progress: bool = True, weights=None,
-             overwrite: bool = False) -> EvalResult:
+             overwrite: bool = False, original: bool = False) -> EvalResult:
     "Table 3 and Fig. 6 of a checkpoint (or {category: checkpoint}) on the test images of `root`, category by category."
     if out_dir is not None: report_folder(out_dir, overwrite)
     dets = _detectors(checkpoint, device, weights)
@@ -276,7 +284,7 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
         try:
             test = MVTecDataset(root, 'test', c, size=geometry_of(cfg))
             result.categories[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg,
-                                                     progress, thresholds)
+                                                     progress, thresholds, original)
         except (OSError, ValueError) as e:
             result.failed[c] = ' '.join(str(e).split())
             warnings.warn(f"category {c} not evaluated: {result.failed[c]}", stacklevel=2)
@@ -300,11 +308,13 @@ def write_report(result: EvalResult, out_dir, figures=None) -> dict[str, Path]:
 
 # %% ../nbs/09_evaluate.ipynb #8262e17c
 def evaluate_detector(detector, root, categories=None, size=256, batch_size: int = 8, examples: int = 4,
-                      metrics_cfg: MetricsConfig | None = None, progress: bool = True, title: str = '') -> EvalResult:
+                      metrics_cfg: MetricsConfig | None = None, progress: bool = True, title: str = '',
+                      original: bool = False) -> EvalResult:
     "Table 3 of one detector on the test images of `categories` of `root` (default: all), squashed to `size` or in a `Geometry`."
     cats = list(select_categories(root, categories))
     res = {}
     for c in cats:
         test = MVTecDataset(root, 'test', c, size=size)
-        res[c] = evaluate_category(detector, test, batch_size, pick_examples(test, examples), metrics_cfg, progress)
+        res[c] = evaluate_category(detector, test, batch_size, pick_examples(test, examples), metrics_cfg, progress,
+                                   original=original)
     return EvalResult(res, title)

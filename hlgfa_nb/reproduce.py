@@ -208,7 +208,7 @@ def _measure(det, images, batch_size, repeats, device) -> dict[str, float]:
 
 def reproduce(root, categories=None, cfg: Config | None = None, patchcore: PatchCoreConfig | None = None,
               out_dir=None, batch_size: int = 8, speed_images: int = 16, repeats: int = 3,
-              progress: bool = False) -> Reproduction:
+              progress: bool = False, original: bool = False) -> Reproduction:
     "Train and evaluate HLGFA and PatchCore on `categories` of `root` in the same setting; metrics, speed and memory."
     cats = list(select_categories(root, categories))
     cfg = replace(cfg or preset('cpu'), root=str(root), categories=tuple(cats))
@@ -220,19 +220,21 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
     device = hlgfa.device
     geometry = geometry_of(cfg)
     results = {'HLGFA': evaluate_detector(hlgfa, root, cats, geometry, batch_size, examples=2, progress=progress,
-                                          title='HLGFA')}
+                                          title='HLGFA', original=original)}
     pcs, fit_p, pc_rows = {}, 0.0, {}
     for c in cats:
         train = torch.utils.data.DataLoader(Pieces(MVTecDataset(root, 'train', c, size=geometry)), batch_size=batch_size)
         t0 = time.perf_counter()
         pcs[c] = PatchCore(pc_cfg, cfg.score).to(device).fit(train)
         fit_p += time.perf_counter() - t0
-        pc_rows[c] = evaluate_detector(pcs[c], root, c, geometry, batch_size, examples=2, progress=progress).categories[c]
+        pc_rows[c] = evaluate_detector(pcs[c], root, c, geometry, batch_size, examples=2, progress=progress,
+                                      original=original).categories[c]
     results['PatchCore'] = EvalResult(pc_rows, 'PatchCore')
     images = _test_images(root, cats[0], geometry.size, speed_images)   # model inputs
     speed = {'HLGFA': dict(fit_s=fit_h, **_measure(hlgfa, images, batch_size, repeats, device)),
              'PatchCore': dict(fit_s=fit_p, **_measure(pcs[cats[0]], images, batch_size, repeats, device))}
-    rep = Reproduction(results, speed, _setting(cfg, pc_cfg, device))
+    at = ", pixel metrics at each image's own size" if original else ''
+    rep = Reproduction(results, speed, _setting(cfg, pc_cfg, device) + at)
     if out_dir is not None: (work/'reproduction.md').write_text(rep.to_markdown())
     return rep
 

@@ -120,3 +120,15 @@ def test_blending_is_exact_for_a_position_free_model():
     items = [torch.rand(3, h, w) for h, w in ((32, 32), (20, 77), (101, 45))]
     for item, m in blended_maps(lambda x: x[:, 1], items, g, batch_size=5):
         assert torch.allclose(m, item['image'][1], atol=1e-6)
+
+
+def test_metrics_at_the_original_size(runs, parts):
+    "The same pixel grid for every geometry: maps resized to each image's own size, masks as drawn."
+    from hlgfa_nb.evaluate import _at_original
+    ds = MVTecDataset(parts, 'test', size=64)
+    for i, defective in ((2, False), (4, True)):                      # a good image, then a scratch
+        m, mask = _at_original(ds, i, torch.rand(64, 64))
+        assert m.shape == mask.shape == (H, W) and bool(mask.any()) == defective
+    for kind in ('squash', 'tiles'):
+        r = evaluate(runs[kind], examples=1, progress=False, original=True).categories['rail']
+        assert np.isfinite(r.metrics['AUC-P']) and r.examples[0]['map'].shape == r.examples[0]['image'].shape[-2:]
