@@ -90,6 +90,9 @@ class ExplorerData:
 @torch.no_grad()
 def explorer_data(detector, dataset, ks=(3,), keep_guidance: bool = True, batch_size: int = 8) -> ExplorerData:
     "The `ExplorerData` of `detector` (an `AnomalyDetector`) on every image of `dataset` (an `MVTecDataset` test split)."
+    if getattr(dataset, 'geometry', None) is not None and dataset.geometry.kind != 'squash':
+        raise ValueError(f"the explorer holds images of one size: build the dataset with size=<side> (squashed); this one "
+                         f"has the {dataset.geometry.kind!r} geometry (chapter 16), whose images differ in size.")
     cfg = detector.cfg
     parts = dict(images=[], masks=[], stage_maps=[], guidance=[], sims={k: [] for k in ks})
     defects, categories, names = [], [], []

@@ -66,6 +66,13 @@ def test_bad_input_names_the_problem(data):
     with pytest.raises(ValueError, match='unknown category'): data.indices('carpet')
 
 
+
+def test_images_of_other_sizes_are_refused(synth):
+    from hlgfa_nb.geometry import Geometry
+    with pytest.raises(ValueError, match="'keep_aspect' geometry"):
+        explorer_data(_detector(ScoreConfig()), MVTecDataset(synth, 'test', size=Geometry('keep_aspect', 64)))
+
+
 def test_pixel_scores():
     pred, mask = np.array([1, 1, 0, 0], bool), np.array([1, 0, 1, 0], bool)
     assert pixel_scores(pred, mask) == {'F1': 0.5, 'IoU': 1 / 3}
