@@ -23,7 +23,7 @@ def _pair(size) -> tuple[int, int]:
     return (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(s) for s in size)
 
 def tile_starts(n: int, tile: int, overlap: float) -> list[int]:
-    "Start of each tile along a side of `n` px: evenly spread, neighbours sharing at least `overlap` of a tile, the last flush with the end."
+    "Where tiles start along `n` px: evenly spread, overlapping by at least `overlap` of a tile, the last flush with the end."
     if n <= tile: return [0]
     k = math.ceil((n - tile) / (tile * (1 - overlap))) + 1
     return [round(i * (n - tile) / (k - 1)) for i in range(k)]
@@ -84,6 +84,7 @@ class Geometry:
         return h[:, None] * w[None]
 
     def describe(self) -> str:
+        "One line for summaries and titles."
         th, tw = self.size
         if self.kind == 'squash': return f"squashed to {tw}×{th}"
         if self.kind == 'keep_aspect': return f"aspect kept, fitted into {tw}×{th} and padded"
@@ -130,7 +131,7 @@ def _item(x) -> dict: return x if isinstance(x, dict) else dict(image=x)
 
 @torch.inference_mode()
 def blended_maps(maps_of, items, geometry: Geometry | None = None, batch_size: int = 8):
-    "(item, map) for each item (a dict with an `image` 3×H×W at working size, or a tensor): its inputs through `maps_of` in batches, blended."
+    "(item, map) of each item (a dict with an `image` 3×H×W at working size, or a tensor): its inputs through `maps_of`, blended."
     queue, todo, window = [], {}, None          # (image no., y, x, input); image no. → [item, sum, weight, inputs left]
     def run():
         maps = maps_of(torch.stack([q[3] for q in queue])).float().cpu()
