@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 import hlgfa_nb
-from .data import MVTecDataset, as_categories
+from .data import MVTecDataset, as_categories, dev_data_root, download_mvtec, make_synthetic_mvtec
 from .geometry import GEOMETRIES, Geometry, Pieces, as_geometry
 from .backbone import FrozenBackbone, PADDINGS, make_views
 from .model import HLGFA, ModelConfig
@@ -32,7 +32,7 @@ __all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 
            'amp_dtype', 'autocast', 'epoch_batches', 'rank_share', 'build_backbone', 'backbone_fingerprint',
            'build_module', 'feature_bytes', 'backbone_features', 'FeatureCache', 'versions_compatible',
            'save_checkpoint', 'load_checkpoint', 'check_backbone', 'load_trained', 'Trainer', 'check_image_size',
-           'holdout_split', 'fit', 'fit_per_category', 'fit_multiprocess']
+           'holdout_split', 'fit', 'fit_per_category', 'fit_multiprocess', 'paper_setting']
 
 # %% ../nbs/08_train.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
@@ -697,8 +697,25 @@ def _spawned(rank: int, world: int, port: int, cfg: dict, out_dir: str, threads:
 
 def fit_multiprocess(cfg: Config, out_dir, nprocs: int = 2, **kwargs) -> Path:
     "`fit` in `nprocs` local DDP processes (gloo on CPU, nccl on GPUs): what `torchrun --nproc_per_node` does."
+    if resolve_device(cfg.device).type == 'cuda' and nprocs > torch.cuda.device_count():
+        raise RuntimeError(f"nprocs={nprocs} DDP processes on CUDA need a GPU each, and {torch.cuda.device_count()} "
+                           f"{'is' if torch.cuda.device_count() == 1 else 'are'} visible; use nprocs <= that, or device='cpu' (gloo).")
     threads = max(1, (os.cpu_count() or 1) // nprocs)
     from hlgfa_nb import train  # the importable module, where the new processes find `_spawned` (also from a notebook)
     torch.multiprocessing.spawn(train._spawned, args=(nprocs, _free_port(), config_to_dict(cfg), str(out_dir), threads, kwargs),
                                 nprocs=nprocs, join=True)
     return Path(out_dir)/'checkpoint.pt'
+
+# %% ../nbs/08_train.ipynb #5e4b241b
+def paper_setting(data='data/mvtec_anomaly_detection', epochs: int = 100) -> Config:
+    "The `paper` preset on MVTec AD at `data` (downloaded if absent); offline, the dev set or a synthetic set at 640 px, and EfficientNet-Lite2 when Wide-ResNet-50's weights cannot be fetched. Says what it fell back to."
+    try: root = download_mvtec(data)
+    except RuntimeError as e:
+        root = dev_data_root() or make_synthetic_mvtec(Path(data).parent/'synthetic_640', size=640)
+        print(f"MVTec AD unavailable ({str(e)[:120]}...): {root} instead")
+    cfg = preset('paper', root, epochs=epochs)
+    try: build_backbone(cfg)
+    except RuntimeError:
+        cfg = replace(cfg, backbone='tf_efficientnet_lite2')
+        print("Wide-ResNet-50 weights unavailable: EfficientNet-Lite2 (ImageNet, offline) instead")
+    return cfg

@@ -115,7 +115,7 @@ def test_onnx_matches_pytorch(run, synth, tmp_path):
     maps, scores = OnnxDetector(path).predict(x)
     ref = Predictor(run).detector.predict(x)
     span = float(ref.maps.max() - ref.maps.min())
-    assert np.abs(maps - ref.maps.numpy()).max() < 1e-4 * span and np.abs(scores - ref.scores.numpy()).max() < 1e-4 * span
+    assert np.abs(maps - ref.maps.cpu().numpy()).max() < 1e-4 * span and np.abs(scores - ref.scores.cpu().numpy()).max() < 1e-4 * span
     with pytest.raises(FileExistsError, match='exists'): export_onnx(run, path)
 
 

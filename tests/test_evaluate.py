@@ -23,7 +23,7 @@ def test_streamed_equals_all_at_once(ckpt, synth):
     r = evaluate_category(det, test, batch_size=3, progress=False)          # 11 images in batches of 3
     batch = torch.utils.data.default_collate([test[i] for i in range(len(test))])
     pred = det.predict(batch['image'])
-    maps, scores = pred.maps, pred.scores
+    maps, scores = pred.maps.cpu(), pred.scores.cpu()      # on the detector's device (a GPU where there is one)
     ref = compute_metrics(scores, batch['label'], maps, batch['mask'][:, 0])
     for k in METRIC_NAMES: assert r.metrics[k] == pytest.approx(ref[k], abs=1e-6)
     assert np.allclose(r.scores, scores.numpy(), rtol=1e-5)
