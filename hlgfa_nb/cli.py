@@ -5,6 +5,7 @@
 # %% ../nbs/11_cli.ipynb #9ea6ff2c
 from __future__ import annotations
 import argparse, shlex, sys, tempfile, time
+from operator import attrgetter
 from pathlib import Path
 
 # %% auto #0
@@ -24,7 +25,7 @@ def size_arg(value: str):
     if len(sides) not in (1, 2): raise argparse.ArgumentTypeError(f"{value!r}: give a side (256) or height x width (256x640)")
     return sides[0] if len(sides) == 1 else tuple(sides)
 
-CONFIG_OPTIONS = {  # Config field: (flag, type, help)
+CONFIG_OPTIONS = {  # Config field ('section.field' inside a section): (flag, type, help)
     'backbone': ('--backbone', str, 'timm model name of the frozen backbone, e.g. tf_efficientnet_lite0, wide_resnet50_2'),
     'weights': ('--weights', weights_arg, "'imagenet' (offline for tf_efficientnet_lite0/1/2, downloaded by timm for "
                 "others), 'none' (random init: plumbing tests only), or the path of a weights file"),
@@ -41,6 +42,9 @@ CONFIG_OPTIONS = {  # Config field: (flag, type, help)
     'seed': ('--seed', int, 'random seed (module init, data order, augmentation)'),
     'holdout': ('--holdout', float, 'share of the normal training images held out to calibrate the thresholds, e.g. 0.1'),
     'target_fpr': ('--target-fpr', float, 'false-positive rate on normal images the thresholds are set for'),
+    'score.typicality': ('--typicality', float, "weight of the feature-typicality term added to the map (chapter 15, not in "
+                         "the paper; 0: off); its statistics are fitted at the end of training"),
+    'score.margin': ('--margin', int, "border pixels left out of the image score (chapter 15, not in the paper; 0: none)"),
 }
 
 def add_config_options(p: argparse.ArgumentParser, preset_name: str | None = None):
@@ -48,7 +52,7 @@ def add_config_options(p: argparse.ArgumentParser, preset_name: str | None = Non
     from hlgfa_nb.train import preset
     shown = preset(preset_name) if preset_name else None
     for field, (flag, kind, text) in CONFIG_OPTIONS.items():
-        text += f" (default: {getattr(shown, field)})" if shown else " (default: the preset's)"
+        text += f" (default: {attrgetter(field)(shown)})" if shown else " (default: the preset's)"
         if kind is None: p.add_argument(flag, dest=field, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
         else: p.add_argument(flag, dest=field, type=kind, default=argparse.SUPPRESS, metavar=flag[2:].upper(), help=text)
 
@@ -109,7 +113,7 @@ def train(data=None, out='hlgfa_run', preset='cpu', config=None, categories=None
     data = data or (base.root if resume else None)
     if data is None: raise ValueError("--data is required (it may be left out only with --resume of a saved run).")
     if not Path(data).is_dir(): raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
-    cfg = replace(base, root=str(data), categories=tuple(categories) if categories else base.categories, **overrides)
+    cfg = T.override(replace(base, root=str(data), categories=tuple(categories) if categories else base.categories), **overrides)
     print(f"training {cfg.backbone} (weights: {cfg.weights or 'random init'}), {cfg.image_size} px, {cfg.epochs} epochs, "
           f"batch {cfg.batch_size}, augmentation {'on' if cfg.augment else 'off'} → {out}")
     if per_category:

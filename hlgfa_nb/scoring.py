@@ -35,6 +35,7 @@ class ScoreConfig:
     neighbourhood: int = 3           # k of Eq. 7: k×k neighbourhood, odd
     combine: str = 'mean'            # per-stage sims → weight: 'mean' (one weight on the summed map) | 'per_stage'
     typicality: float = 0.0          # weight of the feature-typicality term (chapter 15, not in the paper; 0: off)
+    margin: int = 0                  # border pixels left out of the image score (chapter 15, not in the paper; 0: none)
 
     def __post_init__(self):
         checks = [(self.distance in ('l2', 'l2_normalized'), "distance must be 'l2' or 'l2_normalized'"),
@@ -44,7 +45,8 @@ class ScoreConfig:
                   (self.delta > 0, "delta must be > 0"),
                   (self.neighbourhood >= 1 and self.neighbourhood % 2 == 1, "neighbourhood must be an odd size >= 1"),
                   (self.combine in ('mean', 'per_stage'), "combine must be 'mean' or 'per_stage'"),
-                  (self.typicality >= 0, "typicality is a weight >= 0 (0: the paper's map)")]
+                  (self.typicality >= 0, "typicality is a weight >= 0 (0: the paper's map)"),
+                  (self.margin >= 0, "margin is a number of pixels >= 0 (0: the paper's image score)")]
         for ok, msg in checks:
             if not ok: raise ValueError(f"ScoreConfig: {msg}; got {self}")
 
@@ -96,8 +98,13 @@ def gaussian_smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:
     return rows @ maps @ cols.T
 
 def image_score(maps: torch.Tensor, cfg: ScoreConfig | None = None) -> torch.Tensor:
-    "Image score of each N×H×W map: its max, or the mean of its top `cfg.topk` fraction of pixels."
+    "Image score of each N×H×W map, `cfg.margin` border pixels left out: its max, or the mean of its top `cfg.topk` fraction."
     cfg = cfg or ScoreConfig()
+    if m := cfg.margin:
+        h, w = maps.shape[-2:]
+        if 2 * m >= min(h, w): raise ValueError(f"ScoreConfig.margin={m} leaves nothing of a {h}×{w} map to score; "
+                                                f"use a margin below {(min(h, w) + 1) // 2}")
+        maps = maps[..., m:h - m, m:w - m]
     flat = maps.flatten(1)
     if cfg.image_score == 'max': return flat.amax(1)
     k = max(1, math.ceil(cfg.topk * flat.shape[1]))

@@ -28,11 +28,11 @@ from .scoring import ScoreConfig
 
 # %% auto #0
 __all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT', 'Config', 'geometry_of',
-           'recipe', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'preset', 'resolve_device',
-           'amp_dtype', 'autocast', 'epoch_batches', 'rank_share', 'build_backbone', 'backbone_fingerprint',
-           'build_module', 'feature_bytes', 'backbone_features', 'FeatureCache', 'versions_compatible',
-           'save_checkpoint', 'load_checkpoint', 'check_backbone', 'load_trained', 'Trainer', 'check_image_size',
-           'holdout_split', 'fit', 'fit_per_category', 'fit_multiprocess', 'paper_setting']
+           'recipe', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'override', 'preset',
+           'resolve_device', 'amp_dtype', 'autocast', 'epoch_batches', 'rank_share', 'build_backbone',
+           'backbone_fingerprint', 'build_module', 'feature_bytes', 'backbone_features', 'FeatureCache',
+           'versions_compatible', 'save_checkpoint', 'load_checkpoint', 'check_backbone', 'load_trained', 'Trainer',
+           'check_image_size', 'holdout_split', 'fit', 'fit_per_category', 'fit_multiprocess', 'paper_setting']
 
 # %% ../nbs/08_train.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
@@ -188,10 +188,20 @@ PRESETS = {  # name: (what it is for, the Config fields it sets; all others keep
              {**_CPU, 'image_size': 128, 'epochs': 100}),
 }
 
+def override(cfg: Config, **fields) -> Config:
+    "`cfg` with `fields` replaced; a section's field is named with a dot, as `'score.margin'`."
+    top = {k: v for k, v in fields.items() if '.' not in k}
+    for k, v in fields.items():
+        if '.' in k:
+            section, name = k.split('.', 1)
+            if section not in SECTIONS: raise ValueError(f"{k!r}: {section!r} is not a config section ({list(SECTIONS)})")
+            top[section] = replace(top.get(section, getattr(cfg, section)), **{name: v})
+    return replace(cfg, **top)
+
 def preset(name: str, root=None, **overrides) -> Config:
-    "The `Config` of preset `name` (see `PRESETS`) for dataset `root`, with any field replaced by `overrides`."
+    "The `Config` of preset `name` (see `PRESETS`) for dataset `root`, with any field replaced by `overrides` (see `override`)."
     if name not in PRESETS: raise ValueError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
-    return Config(root=None if root is None else str(root), **{**PRESETS[name][1], **overrides})
+    return override(Config(root=None if root is None else str(root), **PRESETS[name][1]), **overrides)
 
 # %% ../nbs/08_train.ipynb #30ffb481
 def resolve_device(device: str = 'auto', local_rank: int = 0) -> torch.device:
