@@ -8,11 +8,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .backbone import FrozenBackbone, resize
-from .scoring import Prediction, ScoreConfig, gaussian_smooth, image_score
+from .scoring import Prediction, ScoreConfig, gaussian_smooth, image_score, neighbourhood_mean
 
 # %% auto #0
 __all__ = ['PatchCoreConfig', 'patch_features', 'as_patches', 'random_projection', 'greedy_coreset', 'nearest_distance',
@@ -50,8 +49,7 @@ def patch_features(feats: list[torch.Tensor], patch_size: int = 3) -> torch.Tens
     "Locally aware patch features: each stage averaged over a `patch_size` window, resized to the first stage, concatenated."
     if not feats: raise ValueError("patch_features needs at least one stage's features")
     size = feats[0].shape[-2:]
-    pooled = [F.avg_pool2d(f.float(), patch_size, stride=1, padding=patch_size // 2, count_include_pad=False) for f in feats]
-    return torch.cat([resize(p, size) for p in pooled], 1)
+    return torch.cat([resize(neighbourhood_mean(f.float(), patch_size), size) for f in feats], 1)
 
 def as_patches(f: torch.Tensor) -> torch.Tensor:
     "N×C×h×w feature maps as (N·h·w)×C patch vectors."

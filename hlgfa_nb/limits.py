@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from .backbone import make_views, resize
 from .data import MVTecDataset
-from .scoring import stage_distances
+from .scoring import neighbourhood_mean, stage_distances
 from .evaluate import load_detector
 from .geometry import Pieces
 from .train import config_from_dict, geometry_of, holdout_split, load_checkpoint, save_checkpoint
@@ -36,10 +36,11 @@ def removed_share(images: torch.Tensor, masks: torch.Tensor, lr_scale: float = 0
 
 # %% ../nbs/15_limits.ipynb #799a934f
 class FeatureGaussian(nn.Module):
-    "Per stage, the mean and inverse covariance of normal HR features (positions pooled) and a scale: statistics, not a bank."
-    def __init__(self, channels):
+    """Per stage, the mean and inverse covariance of normal HR features (positions pooled) and a scale: statistics, not a
+    bank. Features are first averaged over each position's `k`×`k` neighbourhood (1: as they are)."""
+    def __init__(self, channels, k: int = 3):
         super().__init__()
-        self.channels = list(channels)
+        self.channels, self.k = list(channels), k
         for s, c in enumerate(self.channels):
             self.register_buffer(f'mean{s}', torch.zeros(c)); self.register_buffer(f'precision{s}', torch.eye(c))
             self.register_buffer(f'scale{s}', torch.ones(()))
@@ -48,7 +49,7 @@ class FeatureGaussian(nn.Module):
         "Per stage, the Mahalanobis distance of each position's features to the normal mean (unscaled): N×H×W."
         out = []
         for s, f in enumerate(f_h):
-            d = f.float() - getattr(self, f'mean{s}')[:, None, None]
+            d = neighbourhood_mean(f.float(), self.k) - getattr(self, f'mean{s}')[:, None, None]
             out.append(torch.einsum('nchw,cd,ndhw->nhw', d, getattr(self, f'precision{s}'), d).clamp_min(0).sqrt())
         return out
 
@@ -58,9 +59,9 @@ class FeatureGaussian(nn.Module):
 
     @classmethod
     def from_state(cls, state: dict) -> FeatureGaussian:
-        g = cls(state['channels']); g.load_state_dict(state['tensors']); return g
+        g = cls(state['channels'], state.get('k', 1)); g.load_state_dict(state['tensors']); return g   # 0.3.0: no k
 
-    def state(self) -> dict: return dict(channels=self.channels, tensors=self.state_dict())
+    def state(self) -> dict: return dict(channels=self.channels, k=self.k, tensors=self.state_dict())
 
 # %% ../nbs/15_limits.ipynb #2849b046
 def _batches(detector, images, batch_size: int, progress: bool, desc: str):
@@ -70,15 +71,16 @@ def _batches(detector, images, batch_size: int, progress: bool, desc: str):
         yield f_h, stage_distances(out.f_hat, f_h, detector.cfg.distance)
 
 @torch.inference_mode()
-def fit_feature_gaussian(detector, images, batch_size: int = 8, shrink: float = 0.01, progress: bool = True) -> FeatureGaussian:
-    "The `FeatureGaussian` of `detector`'s HR features on `images` (normal), scaled to its alignment distances there."
+def fit_feature_gaussian(detector, images, batch_size: int = 8, shrink: float = 0.01, k: int = 3,
+                         progress: bool = True) -> FeatureGaussian:
+    "The `FeatureGaussian` (neighbourhood `k`) of `detector`'s HR features on normal `images`, scaled to its alignment distances there."
     sums = None
     for f_h, dist in _batches(detector, images, batch_size, progress, 'feature statistics'):
-        flat = [f.double().permute(1, 0, 2, 3).flatten(1) for f in f_h]                         # C×(N·H·W)
+        flat = [neighbourhood_mean(f.double(), k).permute(1, 0, 2, 3).flatten(1) for f in f_h]    # C×(N·H·W)
         step = [(x.sum(1), x @ x.T, x.shape[1], float(d.double().sum())) for x, d in zip(flat, dist)]
         sums = step if sums is None else [tuple(a + b for a, b in zip(s, t)) for s, t in zip(sums, step)]
     if sums is None: raise ValueError("fit_feature_gaussian got no images: pass the normal training images.")
-    g = FeatureGaussian([len(s[0]) for s in sums]).to(detector.device)
+    g = FeatureGaussian([len(s[0]) for s in sums], k).to(detector.device)
     for i, (s1, s2, n, _) in enumerate(sums):
         mean = s1 / n
         cov = s2 / n - torch.outer(mean, mean)

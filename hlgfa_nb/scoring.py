@@ -16,9 +16,9 @@ from .backbone import FrozenBackbone, make_views, resize
 from .model import HLGFA, HLGFAOutput
 
 # %% auto #0
-__all__ = ['ScoreConfig', 'stage_distances', 'to_image', 'structural_consistency', 'reliability_weight', 'blur_matrix',
-           'gaussian_smooth', 'image_score', 'ScoreMaps', 'combine_maps', 'score_maps', 'anomaly_map', 'Prediction',
-           'AnomalyDetector', 'calibrate_tau']
+__all__ = ['ScoreConfig', 'stage_distances', 'to_image', 'neighbourhood_mean', 'structural_consistency', 'reliability_weight',
+           'blur_matrix', 'gaussian_smooth', 'image_score', 'ScoreMaps', 'combine_maps', 'score_maps', 'anomaly_map',
+           'Prediction', 'AnomalyDetector', 'calibrate_tau']
 
 # %% ../nbs/04_scoring.ipynb #7af46281
 @dataclass
@@ -63,12 +63,15 @@ def to_image(maps: list[torch.Tensor], size) -> list[torch.Tensor]:
     return [resize(m[:, None], size)[:, 0] for m in maps]
 
 # %% ../nbs/04_scoring.ipynb #3571d6af
+def neighbourhood_mean(f: torch.Tensor, k: int = 3) -> torch.Tensor:
+    "Each position of N×C×H×W `f` averaged over its k×k neighbourhood (at the edges, over the part inside)."
+    return F.avg_pool2d(f, k, stride=1, padding=k // 2, count_include_pad=False)
+
 def structural_consistency(g: torch.Tensor, k: int = 3) -> torch.Tensor:
     "Eq. 7: mean cosine between the guidance at each position and its k×k neighbours (itself included), N×H×W."
     if k < 1 or k % 2 == 0: raise ValueError(f"neighbourhood k must be an odd size >= 1, got {k}")
     gn = F.normalize(g.float(), dim=1)
-    mean = F.avg_pool2d(gn, k, stride=1, padding=k // 2, count_include_pad=False)
-    return (gn * mean).sum(1)
+    return (gn * neighbourhood_mean(gn, k)).sum(1)
 
 # %% ../nbs/04_scoring.ipynb #8700860e
 def reliability_weight(sim: torch.Tensor, tau: float, delta: float) -> torch.Tensor:

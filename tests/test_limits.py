@@ -27,6 +27,7 @@ def test_fit_stores_statistics_and_the_score_uses_them(run, synth):
     s = load_checkpoint(run)
     g = FeatureGaussian.from_state(s['typicality'])
     assert len(g.channels) == 3 and all(float(getattr(g, f'scale{i}')) > 0 for i in range(3))
+    assert g.k == 3 and FeatureGaussian.from_state({k: v for k, v in s['typicality'].items() if k != 'k'}).k == 1  # 0.3.0's
     det = load_detector(run, 'cpu')
     x = torch.stack([d['image'] for d in MVTecDataset(synth, 'test', 'weave', size=64)][:4])
     with_t = det.predict(x).maps
