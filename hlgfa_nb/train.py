@@ -718,7 +718,8 @@ def fit_multiprocess(cfg: Config, out_dir, nprocs: int = 2, **kwargs) -> Path:
 
 # %% ../nbs/08_train.ipynb #5e4b241b
 def paper_setting(data='data/mvtec_anomaly_detection', epochs: int = 100) -> Config:
-    "The `paper` preset on MVTec AD at `data` (downloaded if absent); offline, the dev set or a synthetic set at 640 px, and EfficientNet-Lite2 when Wide-ResNet-50's weights cannot be fetched. Says what it fell back to."
+    """The `paper` preset on MVTec AD at `data` (downloaded if absent). Offline: the dev set or a synthetic 640-px set,
+    and EfficientNet-Lite2 when Wide-ResNet-50's weights cannot be fetched; it says what it fell back to."""
     try: root = download_mvtec(data)
     except RuntimeError as e:
         root = dev_data_root() or make_synthetic_mvtec(Path(data).parent/'synthetic_640', size=640)

@@ -234,3 +234,21 @@ def test_too_small_image_size_is_refused(cfg, tmp_path):
     with pytest.raises(ValueError, match=r"image_size=8 makes a 4-px LR view .* use image_size ≥ 32."):
         fit(replace(cfg, image_size=8), tmp_path/'tiny', progress=False)
     assert not (tmp_path/'tiny').exists()
+
+
+def test_ddp_asks_no_more_gpus_than_there_are(cfg, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True); monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+    with pytest.raises(RuntimeError, match=r"nprocs=2 DDP processes on CUDA need a GPU each, and 1 is visible"):
+        fit_multiprocess(replace(cfg, device='cuda'), tmp_path/'ddp', nprocs=2, progress=False)
+    assert not (tmp_path/'ddp').exists()
+
+
+def test_paper_setting_offline_fallbacks(synth, tmp_path):
+    "MVTec AD present at `data`: used as it is; Wide-ResNet-50's weights unreachable: EfficientNet-Lite2, said so."
+    import os, subprocess, sys
+    env = dict(os.environ, HF_HUB_OFFLINE='1', HF_HOME=str(tmp_path), TORCH_HOME=str(tmp_path))
+    code = (f"from hlgfa_nb.train import paper_setting\nc = paper_setting({str(synth)!r}, 2)\n"
+            "print(c.root, c.backbone, c.epochs, c.image_size, c.augment)\n")
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
+    assert 'Wide-ResNet-50 weights unavailable' in out.stdout, out.stderr[-2000:]
+    assert out.stdout.strip().endswith(f"{synth} tf_efficientnet_lite2 2 640 True")
