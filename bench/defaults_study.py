@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hlgfa_nb.data import dev_data_root, make_synthetic_mvtec, MVTecDataset
+from hlgfa_nb.data import magnetic_tile, make_synthetic_mvtec, MVTecDataset
 from hlgfa_nb.evaluate import evaluate_detector, load_detector
 from hlgfa_nb.model import ModelConfig
 from hlgfa_nb.scoring import calibrate_tau
@@ -74,7 +74,7 @@ if __name__ == '__main__':
     p.add_argument('--only', nargs='*', default=None, help='variant names to run (default: all)')
     p.add_argument('--skip-synthetic', action='store_true'); p.add_argument('--skip-mt', action='store_true')
     a = p.parse_args()
-    if (mt := dev_data_root()) and not a.skip_mt: study('magnetic_tile_dev', mt, 256, a.mt_epochs, a.seeds, a.only)
+    if (mt := magnetic_tile('dev', required=False)) and not a.skip_mt: study('magnetic_tile_dev', mt, 256, a.mt_epochs, a.seeds, a.only)
     if not a.skip_synthetic:
         synth = make_synthetic_mvtec(Path(tempfile.gettempdir())/'hlgfa_study_synth', n_train=32, n_test_good=8,
                                      n_test_defect=4, size=128)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from hlgfa_nb.cli import demo_data
-from hlgfa_nb.data import dev_data_root
+from hlgfa_nb.data import magnetic_tile
 from hlgfa_nb.evaluate import evaluate_detector, load_detector
 from hlgfa_nb.train import fit, load_checkpoint, preset
 
@@ -45,7 +45,7 @@ def main():
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as w:
         work = Path(w)
-        if (mt := dev_data_root()) and not a.skip_mt: study('magnetic_tile_dev', mt, a.epochs, a.seeds, work)
+        if (mt := magnetic_tile('dev', required=False)) and not a.skip_mt: study('magnetic_tile_dev', mt, a.epochs, a.seeds, work)
         if not a.skip_synth: study('synthetic', demo_data(work, 256), a.epochs, a.seeds, work)
 
 

@@ -3,7 +3,7 @@ metrics, per-type pixel AUROC, fit time, model inputs and images per second, and
 
     python bench/geometry_study.py [--data DIR] [--epochs 30] [--size 256] [--tile-scale 2] [--out DIR]
 
-Defaults: the magnetic-tile dev set (`dev_data_root()`), the `cpu` preset (EfficientNet-Lite2, ImageNet weights, 256 px,
+Defaults: the magnetic-tile dev set (`magnetic_tile('dev', required=False)`), the `cpu` preset (EfficientNet-Lite2, ImageNet weights, 256 px,
 30 epochs), PatchCore with a 10 % coreset of at most as many training patches as the squashed images give (so that
 tiles, which give more patches, get the same bank budget). Pixel metrics are computed at each geometry's working size,
 or with `--original` at each image's own size, the same for all (a thin mask squashed to 256 px grows relatively wider,
@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from hlgfa_nb.baselines import PatchCoreConfig
-from hlgfa_nb.data import MVTecDataset, dev_data_root
+from hlgfa_nb.data import MVTecDataset, magnetic_tile
 from hlgfa_nb.evaluate import TABLE3_COLUMNS
 from hlgfa_nb.geometry import Pieces
 from hlgfa_nb.reproduce import reproduce
@@ -29,7 +29,7 @@ def main():
     p.add_argument('--original', action='store_true', help="pixel metrics at each image's own size, the same for every "
                    "geometry (default: at each geometry's working size)")
     a = p.parse_args()
-    root = Path(a.data) if a.data else dev_data_root()
+    root = Path(a.data) if a.data else magnetic_tile('dev', required=False)
     if root is None: raise SystemExit("no data: pass --data <folder in MVTec AD layout> (the dev set was not found)")
     out = Path(a.out or tempfile.mkdtemp(prefix='geometry_study_'))
     base = preset('cpu', root, image_size=a.size, epochs=a.epochs)

@@ -11,7 +11,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['CONFIG_OPTIONS', 'BENCH_HEAD', 'weights_arg', 'size_arg', 'add_config_options', 'config_overrides', 'demo_data',
            'demo', 'train', 'find_checkpoints', 'evaluate_cmd', 'predict_cmd', 'calibrate_cmd', 'export_cmd',
-           'training_throughput', 'bench_line', 'bench', 'reproduce_cmd', 'main']
+           'training_throughput', 'bench_line', 'bench', 'reproduce_cmd', 'data_cmd', 'main']
 
 # %% ../nbs/11_cli.ipynb #58dde9c5
 def weights_arg(value: str):
@@ -227,6 +227,14 @@ def reproduce_cmd(data, categories=None, preset='cpu', coreset=0.1, ablation=Fal
     print(res.to_markdown())
     return res
 
+# %% ../nbs/11_cli.ipynb #17486849
+def data_cmd(name: str, layout: str = 'full', categories=None, archive=None, home=None) -> Path:
+    "Fetch dataset `name` into the data home (or `home`) and print its folder."
+    from hlgfa_nb.data import magnetic_tile, mvtec_ad
+    path = magnetic_tile(layout, home) if name == 'magnetic_tile' else mvtec_ad(categories, home, archive=archive)
+    print(path)
+    return path
+
 # %% ../nbs/11_cli.ipynb #e4fe808b
 def _preset_help() -> str:
     from hlgfa_nb.train import PRESETS
@@ -331,6 +339,22 @@ def _add_bench(sub, fmt):
     b.add_argument('--batch', type=int, default=8, help='batch size')
     b.add_argument('--device', default='cpu')
 
+def _add_data(sub, fmt):
+    "Sub-command `hlgfa data`: one sub-command per dataset."
+    d = sub.add_parser('data', formatter_class=fmt, help='download and lay out a real dataset (magnetic_tile, mvtec_ad)',
+                       description='Download a real dataset into the data home ($HLGFA_DATA, else a per-user cache '
+                       'folder), check it, lay it out in MVTec AD layout, and print its folder. Datasets:')
+    sets = d.add_subparsers(dest='name', required=True, metavar='NAME')
+    mt = sets.add_parser('magnetic_tile', formatter_class=fmt, help='Magnetic-Tile defects (Huang et al. 2020; 1 344 gray '
+                         'images with masks, five defect types; research use)')
+    mt.add_argument('--layout', choices=['full', 'dev'], default='full', help="'full': native size; 'dev': the "
+                    "chapters' 256-px subset")
+    mv = sets.add_parser('mvtec_ad', formatter_class=fmt, help='MVTec AD (Bergmann et al. 2019; 15 categories, about 5 GB; '
+                         'CC BY-NC-SA 4.0)')
+    mv.add_argument('--categories', nargs='+', help='unpack only these (default: all)')
+    mv.add_argument('--archive', help='mvtec_anomaly_detection.tar.xz downloaded by hand, instead of downloading')
+    for s in (mt, mv): s.add_argument('--home', help='data folder (default: $HLGFA_DATA or the per-user cache)')
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='hlgfa', description="HLGFA: anomaly detection from the mismatch between the "
                                 "features of a high- and a low-resolution view of an image, aligned by a module trained "
@@ -343,10 +367,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_deploy(sub, fmt)
     _add_reproduce(sub, fmt)
     _add_bench(sub, fmt)
+    _add_data(sub, fmt)
     return p
 
 _COMMANDS = {'demo': demo, 'train': train, 'eval': evaluate_cmd, 'predict': predict_cmd, 'calibrate': calibrate_cmd,
-             'export': export_cmd, 'reproduce': reproduce_cmd, 'bench': bench}
+             'export': export_cmd, 'reproduce': reproduce_cmd, 'bench': bench, 'data': data_cmd}
 
 def _interrupted(cmd: str, argv: list[str], args: dict) -> str:
     "The one line Ctrl-C prints: what was kept and, for a training run, the exact command that resumes it."

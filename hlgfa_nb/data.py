@@ -4,8 +4,9 @@
 
 # %% ../nbs/00_data.ipynb #9da01bd5
 from __future__ import annotations
-import hashlib, json, os, shutil, tarfile, tempfile, urllib.error, urllib.request, warnings
+import hashlib, http.client, importlib.resources, io, json, os, shutil, tarfile, tempfile, urllib.error, urllib.request, warnings, zlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,11 @@ from tqdm.auto import tqdm
 from .geometry import as_geometry
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'SYNTHETIC_CATEGORIES', 'DEFECT_TYPES', 'MVTEC_URL', 'MVTEC_SHA256', 'read_image', 'mask_pixels',
-           'read_mask', 'list_categories', 'as_categories', 'select_categories', 'Sample', 'scan_category',
-           'MVTecDataset', 'synthetic_image', 'make_synthetic_mvtec', 'dev_data_root', 'sha256', 'download',
-           'download_mvtec']
+__all__ = ['IMAGE_EXTS', 'SYNTHETIC_CATEGORIES', 'DEFECT_TYPES', 'MAGNETIC_TILE_COMMIT', 'MAGNETIC_TILE_URL', 'MAGNETIC_TILE_DEV',
+           'MVTEC_URL', 'MVTEC_SHA256', 'MVTEC_PAGE', 'MVTEC_CATEGORIES', 'read_image', 'mask_pixels', 'read_mask',
+           'list_categories', 'as_categories', 'select_categories', 'Sample', 'scan_category', 'MVTecDataset',
+           'synthetic_image', 'make_synthetic_mvtec', 'DataUnavailable', 'data_home', 'sha256', 'download',
+           'magnetic_tile_manifest', 'magnetic_tile', 'mvtec_ad']
 
 # %% ../nbs/00_data.ipynb #74eb15a2
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -338,19 +340,14 @@ def make_synthetic_mvtec(root, categories=SYNTHETIC_CATEGORIES, n_train=60, n_te
         shutil.rmtree(tmp, ignore_errors=True)
     return root
 
-# %% ../nbs/00_data.ipynb #7eb8c053
-def dev_data_root(name: str = 'magnetic_tile_dev') -> Path | None:
-    "The small real set `shared/data/<name>` beside or above the current folder, or `$HLGFA_DEV_DATA`; None if absent."
-    if env := os.environ.get('HLGFA_DEV_DATA'): return Path(env) if Path(env).is_dir() else None
-    for d in [Path.cwd(), *Path.cwd().parents]:
-        for cand in (d/'shared'/'data'/name, d.parent/'shared'/'data'/name):
-            if cand.is_dir(): return cand
-    return None
+# %% ../nbs/00_data.ipynb #81a30009
+class DataUnavailable(RuntimeError):
+    "A dataset that is not in the data home and cannot be fetched now; the message says how to get it."
 
-# %% ../nbs/00_data.ipynb #03621014
-MVTEC_URL = ('https://www.mydrive.ch/shares/38536/3830184030e49fe74747669442f0f282/download/'
-             '420938113-1629952094/mvtec_anomaly_detection.tar.xz')
-MVTEC_SHA256 = 'cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d'
+def data_home() -> Path:
+    "Where datasets live: `$HLGFA_DATA`, else the per-user cache folder (`$XDG_CACHE_HOME/hlgfa_nb`, `~/.cache/hlgfa_nb`)."
+    if env := os.environ.get('HLGFA_DATA'): return Path(env).expanduser()
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache').expanduser()/'hlgfa_nb'
 
 def sha256(path, chunk: int = 1 << 22) -> str:
     "Hex SHA-256 of the file at `path`."
@@ -368,18 +365,22 @@ def download(url: str, dest, sha256sum: str | None = None, timeout: float = 30.)
     req = urllib.request.Request(url, headers={'Range': f'bytes={have}-'} if have else {})
     try: resp = urllib.request.urlopen(req, timeout=timeout)
     except urllib.error.HTTPError as e:
-        if e.code != 416: raise RuntimeError(f"download of {url} failed: HTTP {e.code} {e.reason}") from None
+        if e.code != 416: raise DataUnavailable(f"download of {url} failed: HTTP {e.code} {e.reason}") from None
         resp = None  # 416: the part file is already complete
     except (urllib.error.URLError, OSError) as e:
-        raise RuntimeError(f"cannot reach {url} ({getattr(e, 'reason', e)}). Without network access, download it "
-                           f"elsewhere and place it at {dest}.") from None
+        raise DataUnavailable(f"cannot reach {url} ({getattr(e, 'reason', e)})") from None
     if resp is not None:
         with resp:
-            if resp.status != 206: have = 0  # the server ignored the range: start again
+            if getattr(resp, 'status', None) != 206: have = 0  # the server ignored the range: start again
             total = int(resp.headers.get('Content-Length', 0)) + have
             with open(part, 'ab' if have else 'wb') as f, tqdm(total=total or None, initial=have, unit='B',
                                                                 unit_scale=True, desc=dest.name) as bar:
-                while block := resp.read(1 << 20): f.write(block); bar.update(len(block))
+                try:
+                    while block := resp.read(1 << 20): f.write(block); bar.update(len(block))
+                except (http.client.HTTPException, OSError): pass      # a cut connection: what came is kept
+                if total and f.tell() < total:
+                    raise DataUnavailable(f"the download of {url} was cut after {f.tell()} of {total} bytes; run again "
+                                          "to resume it")
     if sha256sum is not None and (got := sha256(part)) != sha256sum:
         part.unlink()
         raise RuntimeError(f"checksum mismatch for {url}: got {got}, expected {sha256sum}; the partial file was "
@@ -387,19 +388,152 @@ def download(url: str, dest, sha256sum: str | None = None, timeout: float = 30.)
     os.replace(part, dest)
     return dest
 
-def download_mvtec(root, url: str = MVTEC_URL, sha256sum: str | None = MVTEC_SHA256, keep_archive: bool = True) -> Path:
-    "Download MVTec AD (resumable, checksummed) and unpack it into `root`; returns `root`."
-    root = Path(root).expanduser()
-    if root.is_dir() and any(p.is_dir() and _is_category(p) for p in root.iterdir()): return root
-    archive = download(url, root.parent/Path(url).name, sha256sum)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{root.name}.partial-', dir=root.parent))
+def _publish(build, target: Path) -> Path:
+    "Run `build(tmp)` in a fresh folder beside `target`, then rename it into place: `target` is complete or absent."
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.partial-', dir=target.parent))
     try:
-        with tarfile.open(archive) as tar: tar.extractall(tmp, filter='data')
-        top = [p for p in tmp.iterdir()]
-        src = top[0] if len(top) == 1 and not _is_category(top[0]) and top[0].is_dir() else tmp
-        list_categories(src)  # the archive must hold MVTec-layout categories
-        if root.exists(): root.rmdir()
-        os.replace(src, root)
+        build(tmp)
+        os.replace(tmp, target)
     finally: shutil.rmtree(tmp, ignore_errors=True)
-    if not keep_archive: archive.unlink()
+    return target
+
+
+# %% ../nbs/00_data.ipynb #7b27e2bd
+MAGNETIC_TILE_COMMIT = 'cc4eb530b57b9cb7225bf76023873043ffd50655'
+MAGNETIC_TILE_URL = f'https://github.com/abin24/Magnetic-tile-defect-datasets./archive/{MAGNETIC_TILE_COMMIT}.tar.gz'
+MAGNETIC_TILE_DEV = {'train/good': 200, 'test/good': 40, 'test/*': 20}  # images per split/type in the dev layout
+
+def magnetic_tile_manifest() -> dict[str, str]:
+    "{path in the source repository: sha256} of every image and mask of the Magnetic-Tile set, as shipped with the library."
+    text = (importlib.resources.files('hlgfa_nb')/'magnetic_tile.sha256').read_text()
+    return {name: digest for digest, name in (line.split(None, 1) for line in text.splitlines())}
+
+def _tile_folder(name: str, stem: str) -> tuple[str, str]:
+    "(split, type) of source image `stem` of class folder `name` (`MT_Free` → good, split by a hash of the name)."
+    kind = name.removeprefix('MT_').lower()
+    if kind != 'free': return 'test', kind
+    return ('test' if int(hashlib.sha1(stem.encode()).hexdigest(), 16) % 5 == 0 else 'train'), 'good'
+
+def _tile_members(archive: Path, manifest: dict[str, str]) -> dict[str, bytes]:
+    "{path: bytes} of every manifest file in the archive, each checked against its checksum; a bad archive is removed."
+    def refuse(why):
+        archive.unlink()
+        return RuntimeError(f"{archive} {why}: the archive was removed; run again to download it afresh.")
+    files = {}
+    try:
+        with tarfile.open(archive) as tar:
+            for m in tar:
+                name = m.name.split('/', 1)[-1]          # below the archive's top folder
+                if name not in manifest: continue
+                files[name] = data = tar.extractfile(m).read()
+                if hashlib.sha256(data).hexdigest() != manifest[name]: raise refuse(f"holds a damaged {name}")
+    except (tarfile.TarError, EOFError, zlib.error) as e: raise refuse(f"is damaged ({e})") from None
+    if missing := sorted(set(manifest) - set(files)):
+        raise refuse(f"lacks {len(missing)} files of the Magnetic-Tile set (e.g. {missing[0]})")
+    return files
+
+def _tile_layout(archive: Path, manifest: dict[str, str], out: Path):
+    "Write the full MVTec layout of the Magnetic-Tile archive into `out` (gray PNG images, 0/255 masks)."
+    files = _tile_members(archive, manifest)
+    for name in tqdm(sorted(n for n in files if n.endswith('.jpg')), desc='magnetic_tile', unit='img'):
+        folder, stem = name.split('/')[0], Path(name).stem
+        split, kind = _tile_folder(folder, stem)
+        img = Image.open(io.BytesIO(files[name])).convert('L')
+        if kind != 'good':
+            mask = np.asarray(Image.open(io.BytesIO(files[name[:-4] + '.png'])).convert('L')) > 127
+            if not mask.any(): continue                  # 4 uneven tiles whose masks mark nothing
+            (out/'ground_truth'/kind).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(mask.astype(np.uint8) * 255).save(out/'ground_truth'/kind/f'{stem}_mask.png')
+        (out/split/kind).mkdir(parents=True, exist_ok=True)
+        img.save(out/split/kind/f'{stem}.png')
+
+def _dev_pick(files: list, n: int) -> list:
+    "`n` of `files` spread evenly over their sorted order."
+    return [files[int(i * len(files) / n)] for i in range(n)]
+
+def _dev_layout(full: Path, out: Path, side: int = 256):
+    "The dev subset of the full layout `full` into `out`: a few images per type, longer side `side` px."
+    for split, kind in [('train', 'good')] + [('test', p.name) for p in sorted((full/'test').iterdir())]:
+        n = MAGNETIC_TILE_DEV['train/good' if split == 'train' else 'test/good' if kind == 'good' else 'test/*']
+        (out/split/kind).mkdir(parents=True)
+        for p in _dev_pick(_images(full/split/kind), n):
+            im = Image.open(p); w, h = im.size; s = side / max(w, h)
+            size = (round(w * s), round(h * s))
+            im.resize(size, Image.BILINEAR).save(out/split/kind/p.name)
+            if kind != 'good':
+                (out/'ground_truth'/kind).mkdir(parents=True, exist_ok=True)
+                m = full/'ground_truth'/kind/f'{p.stem}_mask.png'
+                Image.open(m).resize(size, Image.NEAREST).save(out/'ground_truth'/kind/m.name)
+
+def _unavailable(name: str, target: Path, why: str, how: str, required: bool):
+    "Raise (or, when not `required`, print and return None) the one line that says why `name` is missing and how to get it."
+    msg = f"{name} is not in {target.parent} and could not be fetched ({why}). {how}"
+    if required: raise DataUnavailable(msg)
+    print(msg)
+
+def magnetic_tile(layout: str = 'full', home=None, url: str | None = None, required: bool = True) -> Path | None:
+    """The Magnetic-Tile defect set (Huang et al., 2020; research use, cite it) in MVTec layout under the data home,
+    downloaded and laid out on the first call: `layout='full'` (native size) or `'dev'` (a 256-px subset)."""
+    if layout not in ('full', 'dev'): raise ValueError(f"layout must be 'full' or 'dev', got {layout!r}")
+    home = Path(home).expanduser() if home else data_home()
+    target = home/('magnetic_tile' if layout == 'full' else 'magnetic_tile_dev')
+    if _is_category(target): return target
+    if layout == 'dev':
+        full = magnetic_tile('full', home, url, required)
+        return full and _publish(partial(_dev_layout, full), target)
+    url = url or os.environ.get('HLGFA_MAGNETIC_TILE_URL') or MAGNETIC_TILE_URL
+    try: archive = download(url, home/'downloads'/f'magnetic_tile-{MAGNETIC_TILE_COMMIT[:7]}.tar.gz')
+    except DataUnavailable as e:
+        return _unavailable('magnetic_tile', target, str(e), "Run `hlgfa data magnetic_tile` where there is network, "
+                            f"then copy {home} here (or point HLGFA_DATA at it).", required)
+    _publish(partial(_tile_layout, archive, magnetic_tile_manifest()), target)
+    archive.unlink()
+    return target
+
+
+# %% ../nbs/00_data.ipynb #bd7dd38c
+MVTEC_URL = ('https://www.mydrive.ch/shares/150996/b52ecdcbf521176e9db9c731f2304b27/download/'
+             '420938113-1629960298/mvtec_anomaly_detection.tar.xz')
+MVTEC_SHA256 = 'cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d'
+MVTEC_PAGE = 'https://www.mvtec.com/company/research/datasets/mvtec-ad'
+MVTEC_CATEGORIES = ('bottle', 'cable', 'capsule', 'carpet', 'grid', 'hazelnut', 'leather', 'metal_nut', 'pill', 'screw',
+                    'tile', 'toothbrush', 'transistor', 'wood', 'zipper')
+
+def _extract_categories(archive: Path, names: set[str], root: Path):
+    "Unpack the categories `names` of an MVTec AD archive into `root`, each complete or absent."
+    with tempfile.TemporaryDirectory(prefix='.mvtec_ad.partial-', dir=root) as tmp:
+        with tarfile.open(archive) as tar:
+            wanted = lambda m, path: tarfile.data_filter(m, path) if m.name.removeprefix('./').split('/')[0] in names else None
+            tar.extractall(tmp, filter=wanted)
+        found = {p.name: p for p in Path(tmp).iterdir() if _is_category(p)}
+        if missing := names - set(found):
+            raise RuntimeError(f"{archive} holds no MVTec-layout category {sorted(missing)}: is it the MVTec AD archive?")
+        for name, folder in found.items(): os.replace(folder, root/name)
+
+def mvtec_ad(categories=None, home=None, url: str | None = None, archive=None, sha256sum: str | None = MVTEC_SHA256,
+             required: bool = True) -> Path | None:
+    """MVTec AD (Bergmann et al., 2019; CC BY-NC-SA 4.0) under the data home, downloaded (resumable, checksummed) or read
+    from `archive`, a copy downloaded by hand; only `categories` are unpacked (None: all). `$HLGFA_MVTEC` names a copy."""
+    if env := os.environ.get('HLGFA_MVTEC'):
+        select_categories(env, categories)                 # a copy of one's own: it must hold what is asked for
+        return Path(env)
+    names = set(as_categories(categories) or MVTEC_CATEGORIES)
+    home = Path(home).expanduser() if home else data_home()
+    root = home/'mvtec_ad'
+    if not (names := names - {p.name for p in root.glob('*') if _is_category(p)}): return root
+    url = url or os.environ.get('HLGFA_MVTEC_URL') or MVTEC_URL
+    if archive:
+        if not (archive := Path(archive).expanduser()).is_file(): raise FileNotFoundError(f"MVTec AD archive {archive} does not exist.")
+        if sha256sum and sha256(archive) != sha256sum:
+            raise RuntimeError(f"{archive} is not the MVTec AD archive (its SHA-256 differs from {sha256sum}); download it again.")
+    else:
+        try: archive = download(url, home/'downloads'/Path(url).name, sha256sum)
+        except DataUnavailable as e:
+            return _unavailable('mvtec_ad', root, str(e), f"Download mvtec_anomaly_detection.tar.xz by hand from "
+                                f"{MVTEC_PAGE}, put it in {home/'downloads'} (or pass it: `hlgfa data mvtec_ad --archive "
+                                "FILE`), or set HLGFA_MVTEC to an unpacked copy.", required)
+    root.mkdir(parents=True, exist_ok=True)
+    _extract_categories(archive, names, root)
     return root
+

@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 import hlgfa_nb
-from .data import MVTecDataset, as_categories, dev_data_root, download_mvtec, make_synthetic_mvtec
+from .data import MVTecDataset, as_categories, data_home, magnetic_tile, make_synthetic_mvtec, mvtec_ad
 from .geometry import GEOMETRIES, Geometry, Pieces, as_geometry
 from .backbone import FrozenBackbone, PADDINGS, make_views
 from .model import HLGFA, ModelConfig
@@ -717,14 +717,13 @@ def fit_multiprocess(cfg: Config, out_dir, nprocs: int = 2, **kwargs) -> Path:
     return Path(out_dir)/'checkpoint.pt'
 
 # %% ../nbs/08_train.ipynb #5e4b241b
-def paper_setting(data='data/mvtec_anomaly_detection', epochs: int = 100) -> Config:
-    """The `paper` preset on MVTec AD at `data` (downloaded if absent). Offline: the dev set or a synthetic 640-px set,
-    and EfficientNet-Lite2 when Wide-ResNet-50's weights cannot be fetched; it says what it fell back to."""
-    try: root = download_mvtec(data)
-    except RuntimeError as e:
-        root = dev_data_root() or make_synthetic_mvtec(Path(data).parent/'synthetic_640', size=640)
-        print(f"MVTec AD unavailable ({str(e)[:120]}...): {root} instead")
-    cfg = preset('paper', root, epochs=epochs)
+def paper_setting(epochs: int = 100, categories=None) -> Config:
+    """The `paper` preset on MVTec AD (`mvtec_ad`: the data home or `$HLGFA_MVTEC`, downloaded if absent). Without it: the
+    magnetic-tile dev set or a synthetic 640-px set, and EfficientNet-Lite2 when Wide-ResNet-50's weights cannot be
+    fetched; it says what it fell back to."""
+    mvtec = mvtec_ad(categories, required=False)
+    root = mvtec or magnetic_tile('dev', required=False) or make_synthetic_mvtec(data_home()/'synthetic_640', size=640)
+    cfg = preset('paper', root, categories=categories if mvtec else None, epochs=epochs)
     try: build_backbone(cfg)
     except RuntimeError:
         cfg = replace(cfg, backbone='tf_efficientnet_lite2')

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hlgfa_nb.data import (DEFECT_TYPES, MVTecDataset, dev_data_root, list_categories, make_synthetic_mvtec,
+from hlgfa_nb.data import (DEFECT_TYPES, MVTecDataset, magnetic_tile, list_categories, make_synthetic_mvtec,
                            read_image, scan_category, synthetic_image)
 
 
@@ -165,16 +165,10 @@ def test_bad_split_and_category(synth):
         MVTecDataset(synth, categories=['carpet'])
 
 
-def test_dev_data_env(tmp_path, monkeypatch):
-    monkeypatch.setenv('HLGFA_DEV_DATA', str(tmp_path))
-    assert dev_data_root() == tmp_path
-    monkeypatch.setenv('HLGFA_DEV_DATA', str(tmp_path/'missing'))
-    assert dev_data_root() is None
-
-
-def test_magnetic_tile_dev():
-    root = dev_data_root()
-    if root is None: pytest.skip('shared/data/magnetic_tile_dev not present')
+def test_magnetic_tile_dev_from_the_data_home():
+    "CI points HLGFA_DATA at the shared data folder: the dev set is found there, nothing is downloaded."
+    root = magnetic_tile('dev', required=False)
+    if root is None: pytest.skip('magnetic_tile_dev not in the data home')
     ds = MVTecDataset(root, 'test', size=64)
     assert len(ds) == 140 and ds.categories == ['magnetic_tile_dev']
     d = ds[len(ds) - 1]
@@ -184,12 +178,13 @@ def test_magnetic_tile_dev():
 # ---- download: resumable, checksummed, atomic; against a local HTTP server ----
 import hashlib, http.server, io, tarfile, threading
 
-from hlgfa_nb.data import download, download_mvtec
+from hlgfa_nb import data as D
+from hlgfa_nb.data import DataUnavailable, download, mvtec_ad
 
 
 class RangeHandler(http.server.BaseHTTPRequestHandler):
-    "Serves `files` from memory, honouring `Range: bytes=N-`; counts requests."
-    files, requests = {}, []
+    "Serves `files` from memory, honouring `Range: bytes=N-`; counts requests; `cut` > 0 breaks the next answer off there."
+    files, requests, cut = {}, [], 0
     def log_message(self, *a): pass
     def do_GET(self):
         self.requests.append((self.path, self.headers.get('Range')))
@@ -199,12 +194,13 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
         if start >= len(data): return self.send_error(416)
         self.send_response(206 if start else 200)
         self.send_header('Content-Length', str(len(data) - start)); self.end_headers()
-        self.wfile.write(data[start:])
+        end, RangeHandler.cut = (RangeHandler.cut or len(data)), 0
+        self.wfile.write(data[start:end])
 
 
 @pytest.fixture
 def server():
-    RangeHandler.files, RangeHandler.requests = {}, []
+    RangeHandler.files, RangeHandler.requests, RangeHandler.cut = {}, [], 0
     srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), RangeHandler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield f'http://127.0.0.1:{srv.server_port}', RangeHandler
@@ -237,20 +233,126 @@ def test_download_offline_and_404(server, tmp_path):
     url, _ = server
     with pytest.raises(RuntimeError, match='HTTP 404'):
         download(f'{url}/missing.bin', tmp_path/'m.bin')
-    with pytest.raises(RuntimeError, match=f"cannot reach http://127.0.0.1:9/x.tar.xz.*place it at {tmp_path/'x.tar.xz'}"):
+    with pytest.raises(DataUnavailable, match="cannot reach http://127.0.0.1:9/x.tar.xz"):
         download('http://127.0.0.1:9/x.tar.xz', tmp_path/'x.tar.xz', timeout=2)
 
 
-def test_download_mvtec_from_local_archive(server, synth, tmp_path):
-    url, h = server
+def fake_tile_source(folder, bad=None):
+    "A small archive in the Magnetic-Tile repository's layout and its manifest (`bad`: a file whose bytes then differ)."
+    src = folder/'Magnetic-tile-defect-datasets.-0123abc'
+    kinds = [('MT_Free', 0)] * 12 + [('MT_Crack', 1)] * 3 + [('MT_Uneven', 1), ('MT_Uneven', 0)]
+    for i, (kind, marked) in enumerate(kinds):
+        (src/kind/'Imgs').mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (40, 60), np.uint8)).save(src/kind/'Imgs'/f'exp_{i}.jpg')
+        m = np.zeros((40, 60), np.uint8); m[10:20, 10:30] = 255 * marked
+        Image.fromarray(m).save(src/kind/'Imgs'/f'exp_{i}.png')
+    manifest = {str(f.relative_to(src)): D.sha256(f) for f in src.rglob('*') if f.is_file()}
+    if bad: (src/bad).write_bytes((src/bad).read_bytes()[:-10] + b'0123456789')
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode='w:xz') as tar: tar.add(synth/'weave', arcname='weave')
-    h.files['/mvtec_anomaly_detection.tar.xz'] = buf.getvalue()
-    digest = hashlib.sha256(buf.getvalue()).hexdigest()
-    root = download_mvtec(tmp_path/'mvtec', f'{url}/mvtec_anomaly_detection.tar.xz', digest)
-    assert list(list_categories(root)) == ['weave'] and len(MVTecDataset(root, 'test')) == 11
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['mvtec', 'mvtec_anomaly_detection.tar.xz']
-    assert download_mvtec(root, 'http://127.0.0.1:9/unused') == root  # already there: nothing fetched
+    with tarfile.open(fileobj=buf, mode='w:gz') as tar: tar.add(src, arcname=src.name)
+    return buf.getvalue(), manifest
+
+
+def test_magnetic_tile_download_cut_resume_layout_and_no_second_request(server, tmp_path, monkeypatch):
+    url, h = server
+    h.files['/mt.tar.gz'], manifest = fake_tile_source(tmp_path)
+    monkeypatch.setattr(D, 'magnetic_tile_manifest', lambda: manifest)
+    monkeypatch.setattr(D, 'MAGNETIC_TILE_DEV', {'train/good': 4, 'test/good': 2, 'test/*': 1})
+    home = tmp_path/'home'
+    h.cut = cut = len(h.files['/mt.tar.gz']) // 2
+    with pytest.raises(DataUnavailable, match='was cut after .* bytes.*run again to resume'):
+        D.magnetic_tile('full', home, f'{url}/mt.tar.gz')
+    assert not (home/'magnetic_tile').exists()                    # nothing half-laid-out
+    full = D.magnetic_tile('full', home, f'{url}/mt.tar.gz')      # resumes where the cut left it
+    assert h.requests[-1][1] == f'bytes={cut}-' 
+    n_free = sum(_is_test(f'exp_{i}') for i in range(12))
+    assert len(list((full/'test'/'good').glob('*.png'))) == n_free and len(list((full/'train'/'good').glob('*.png'))) == 12 - n_free
+    assert sorted(p.name for p in (full/'test'/'uneven').iterdir()) == ['exp_15.png']   # the empty mask's image is left out
+    assert np.unique(np.asarray(Image.open(full/'ground_truth'/'crack'/'exp_12_mask.png'))).tolist() == [0, 255]
+    assert Image.open(full/'test'/'crack'/'exp_12.png').mode == 'L'
+    assert not list((home/'downloads').iterdir())                 # the archive is not kept
+    dev = D.magnetic_tile('dev', home, f'{url}/mt.tar.gz')
+    assert {p.name for p in (dev/'test').iterdir()} == {'good', 'crack', 'uneven'} and len(list((dev/'train'/'good').iterdir())) == 4
+    assert max(Image.open(p).size[0] for p in dev.rglob('*.png')) == 256
+    n = len(h.requests)
+    assert D.magnetic_tile('dev', home, f'{url}/mt.tar.gz') == dev and D.magnetic_tile('full', home, f'{url}/mt.tar.gz') == full
+    assert len(h.requests) == n                                    # a second call does no work
+
+
+def _is_test(stem): return int(__import__('hashlib').sha1(stem.encode()).hexdigest(), 16) % 5 == 0
+
+
+def test_magnetic_tile_refuses_a_damaged_file_by_name(server, tmp_path, monkeypatch):
+    url, h = server
+    h.files['/mt.tar.gz'], manifest = fake_tile_source(tmp_path, bad='MT_Crack/Imgs/exp_13.jpg')
+    monkeypatch.setattr(D, 'magnetic_tile_manifest', lambda: manifest)
+    with pytest.raises(RuntimeError, match='holds a damaged MT_Crack/Imgs/exp_13.jpg.*archive was removed'):
+        D.magnetic_tile('full', tmp_path/'home', f'{url}/mt.tar.gz')
+    assert not (tmp_path/'home'/'magnetic_tile').exists() and not list((tmp_path/'home'/'downloads').iterdir())
+
+
+def test_magnetic_tile_offline_says_how_in_one_line(tmp_path, capsys):
+    with pytest.raises(DataUnavailable, match=r"magnetic_tile is not in .* \(cannot reach .*\)\. Run `hlgfa data magnetic_tile`"):
+        D.magnetic_tile('dev', tmp_path, 'http://127.0.0.1:9/mt.tar.gz')
+    assert D.magnetic_tile('dev', tmp_path, 'http://127.0.0.1:9/mt.tar.gz', required=False) is None
+    out = capsys.readouterr().out
+    assert out.count('\n') == 1 and 'hlgfa data magnetic_tile' in out
+
+
+def test_magnetic_tile_manifest_ships_with_the_library():
+    m = D.magnetic_tile_manifest()
+    assert len(m) == 2 * 1344 and all(len(v) == 64 for v in m.values())
+    assert sum(k.startswith('MT_Free/') and k.endswith('.jpg') for k in m) == 952
+
+
+def mvtec_archive(synth):
+    "A small archive in MVTec AD's layout: two synthetic categories under MVTec names."
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w:xz') as tar:
+        tar.add(synth/'weave', arcname='carpet'); tar.add(synth/'washer', arcname='metal_nut')
+    return buf.getvalue()
+
+
+def test_mvtec_ad_download_only_the_categories_asked(server, synth, tmp_path):
+    url, h = server
+    h.files['/mvtec_anomaly_detection.tar.xz'] = data = mvtec_archive(synth)
+    digest, home, src = hashlib.sha256(data).hexdigest(), tmp_path/'home', f'{url}/mvtec_anomaly_detection.tar.xz'
+    root = mvtec_ad('carpet', home, src, sha256sum=digest)
+    assert list(list_categories(root)) == ['carpet'] and len(MVTecDataset(root, 'test')) == 11
+    n = len(h.requests)
+    assert mvtec_ad('carpet', home, src, sha256sum=digest) == root and len(h.requests) == n   # there: nothing fetched
+    assert mvtec_ad(['carpet', 'metal_nut'], home, src, sha256sum=digest) == root and len(h.requests) == n  # the kept archive
+    assert list(list_categories(root)) == ['carpet', 'metal_nut']
+    with pytest.raises(RuntimeError, match=r"holds no MVTec-layout category \['bottle'\]"):
+        mvtec_ad('bottle', home, src, sha256sum=digest)
+    assert list(list_categories(root)) == ['carpet', 'metal_nut']  # nothing half-written
+
+
+def test_mvtec_ad_dead_link_gives_the_manual_steps(server, synth, tmp_path, capsys):
+    url, h = server
+    with pytest.raises(DataUnavailable, match=r"HTTP 404.*by hand from https://www.mvtec.com.*--archive FILE.*HLGFA_MVTEC"):
+        mvtec_ad('carpet', tmp_path, f'{url}/gone.tar.xz')
+    assert mvtec_ad('carpet', tmp_path, f'{url}/gone.tar.xz', required=False) is None
+    archive = tmp_path/'by_hand.tar.xz'; archive.write_bytes(mvtec_archive(synth))
+    with pytest.raises(RuntimeError, match='is not the MVTec AD archive'): mvtec_ad('carpet', tmp_path, archive=archive)
+    root = mvtec_ad('carpet', tmp_path, archive=archive, sha256sum=D.sha256(archive))
+    assert list(list_categories(root)) == ['carpet']
+
+
+def test_hlgfa_data_command(server, tmp_path, monkeypatch, capsys):
+    from hlgfa_nb.cli import main
+    with pytest.raises(SystemExit): main(['data', '--help'])
+    assert 'magnetic_tile' in capsys.readouterr().out
+    url, h = server
+    h.files['/mt.tar.gz'], manifest = fake_tile_source(tmp_path)
+    monkeypatch.setattr(D, 'magnetic_tile_manifest', lambda: manifest)
+    monkeypatch.setenv('HLGFA_MAGNETIC_TILE_URL', f'{url}/mt.tar.gz'); monkeypatch.setenv('HLGFA_DATA', str(tmp_path/'home'))
+    assert main(['data', 'magnetic_tile']) == 0
+    assert capsys.readouterr().out.strip().endswith(str(tmp_path/'home'/'magnetic_tile'))
+    monkeypatch.setenv('HLGFA_MVTEC_URL', f'{url}/gone.tar.xz')
+    assert main(['data', 'mvtec_ad', '--categories', 'carpet']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'by hand from' in err
 
 
 def test_image_kinds_scaled_by_their_type(tmp_path):

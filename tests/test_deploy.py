@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from hlgfa_nb.cli import main
-from hlgfa_nb.data import MVTecDataset, dev_data_root
+from hlgfa_nb.data import MVTecDataset, magnetic_tile
 from hlgfa_nb.deploy import (OnnxDetector, Predictor, Thresholds, calibrate_checkpoint, export_onnx, find_images,
                              normalise, predict_files)
 from hlgfa_nb.evaluate import evaluate
@@ -102,7 +102,7 @@ def test_eval_reports_decisions_at_the_stored_thresholds(run, synth):
 
 def onnx_images(synth):
     "Real images when the magnetic-tile set is here (the parity check the issue asks for), else the synthetic ones."
-    root = dev_data_root() or synth
+    root = magnetic_tile('dev', required=False) or synth
     ds = MVTecDataset(root, 'test', size=64)
     return torch.stack([ds[i]['image'] for i in range(0, len(ds), max(1, len(ds) // 2))][:2])
 

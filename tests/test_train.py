@@ -244,10 +244,10 @@ def test_ddp_asks_no_more_gpus_than_there_are(cfg, tmp_path, monkeypatch):
 
 
 def test_paper_setting_offline_fallbacks(synth, tmp_path):
-    "MVTec AD present at `data`: used as it is; Wide-ResNet-50's weights unreachable: EfficientNet-Lite2, said so."
+    "MVTec AD given by HLGFA_MVTEC: used as it is; Wide-ResNet-50's weights unreachable: EfficientNet-Lite2, said so."
     import os, subprocess, sys
-    env = dict(os.environ, HF_HUB_OFFLINE='1', HF_HOME=str(tmp_path), TORCH_HOME=str(tmp_path))
-    code = (f"from hlgfa_nb.train import paper_setting\nc = paper_setting({str(synth)!r}, 2)\n"
+    env = dict(os.environ, HF_HUB_OFFLINE='1', HF_HOME=str(tmp_path), TORCH_HOME=str(tmp_path), HLGFA_MVTEC=str(synth))
+    code = ("from hlgfa_nb.train import paper_setting\nc = paper_setting(2)\n"
             "print(c.root, c.backbone, c.epochs, c.image_size, c.augment)\n")
     out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
     assert 'Wide-ResNet-50 weights unavailable' in out.stdout, out.stderr[-2000:]
