@@ -12,7 +12,8 @@ weights), it times `predict` on one batch of test images for
 and splits each call into its parts (each part timed on its own, medians of --repeats interleaved runs):
   HLGFA      backbone (HR + LR view) | module (Eq. 4-6) | maps (Eq. 3, resize, smoothing, image score)
   PatchCore  backbone (one view)     | patch features (3x3 pooling, resize, concat) | NN search (cdist) | maps
-The ratio column is PatchCore ms/image ÷ HLGFA ms/image, measured side by side in this run.
+The ratio column is PatchCore ms/image ÷ HLGFA ms/image, measured side by side in this run. Each backbone's table is
+recorded in results/patchcore_speed_<backbone>.json, which chapter 13 loads and checks.
 """
 import argparse, tempfile, time
 from pathlib import Path
@@ -24,6 +25,7 @@ from hlgfa_nb.backbone import make_views, resize
 from hlgfa_nb.baselines import PatchCore, PatchCoreConfig, as_patches, nearest_distance, patch_features
 from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
 from hlgfa_nb.evaluate import untrained_detector
+from hlgfa_nb.results import save_result
 from hlgfa_nb.scoring import gaussian_smooth, image_score, score_maps
 from hlgfa_nb.train import preset
 
@@ -119,6 +121,10 @@ def main():
             for name, bank, ms, parts in rows:
                 ratio = '—' if name == 'HLGFA' else f"{ms / hl:.2f}×"
                 print(f"| {name} | {bank} | {ms:.1f} | {ratio} | " + ', '.join(f"{k} {v:.1f}" for k, v in parts.items()) + ' |')
+            print('recorded in', save_result(f'patchcore_speed_{bb}', dict(
+                backbone=bb, size=a.size, batch=a.batch, threads=a.threads, repeats=a.repeats, n_train=a.train,
+                coreset=a.coreset, bank_images=a.bank_images, patches_per_image=per_image, fit_s=fit_s,
+                rows=[dict(method=n, bank=b, ms_per_image=m, parts=pt) for n, b, m, pt in rows])))
 
 
 if __name__ == '__main__':

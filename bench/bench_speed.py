@@ -7,7 +7,8 @@ Both methods are trained on a synthetic category with the library's own `fit` an
 batch then goes through: the HR backbone pass alone (the floor: any method that looks at the image at this size pays
 it), the full HLGFA path (`predict`: both views, module, maps, score), the same detector exported to ONNX and run by
 onnxruntime, and PatchCore with a --coreset memory bank. Reported: ms/image, images/s and the ratios, measured
-side by side (best of --repeats interleaved rounds), peak memory, and the wall time of each method's training."""
+side by side (best of --repeats interleaved rounds), peak memory, and the wall time of each method's training.
+Recorded in results/speed.json, which chapter 08 loads and checks."""
 import argparse, tempfile, time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from hlgfa_nb.deploy import OnnxDetector, export_onnx
 from hlgfa_nb.evaluate import load_detector
 from hlgfa_nb.reproduce import patchcore_config, peak_memory_mb, state_mb
 from hlgfa_nb.train import fit, preset
+from hlgfa_nb.results import save_result
 from timing import best_seconds
 
 
@@ -58,6 +60,9 @@ def main():
           f"PatchCore fit {fit_p:.0f} s; PatchCore ÷ HLGFA {fit_p / fit_h:.2f}×")
     print("peak inference memory, batch of " + str(a.batch) + " (MiB): " + ', '.join(f"{m} {v:.0f}" for m, v in peak.items()) +
           "; stored state (MiB): " + ', '.join(f"{m} {v:.2f}" for m, v in state.items()))
+    print('recorded in', save_result('speed', dict(backbone=cfg.backbone, size=a.size, batch=a.batch, threads=torch.get_num_threads(),
+          n_train=a.train, coreset=a.coreset, epochs=cfg.epochs, repeats=a.repeats, ms_per_image=ms, fit_s={'HLGFA': fit_h,
+          'PatchCore': fit_p}, peak_mb=peak, state_mb=state)))
 
 
 

@@ -4,7 +4,8 @@
     python bench/defaults_study.py [--seeds 0 1] [--mt-epochs 30] [--synth-epochs 100] [--only NAME ...]
 
 Prints one table per dataset: mean and spread (max - min over seeds) of AUC-I, AUC-P, AP-P and PRO (x100), and the
-training time. Scoring variants re-score the baseline model (no retraining)."""
+training time. Scoring variants re-score the baseline model (no retraining). Recorded in results/defaults.json, which
+chapter 08 loads and checks."""
 import argparse, tempfile, time
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch
 from hlgfa_nb.data import magnetic_tile, make_synthetic_mvtec, MVTecDataset
 from hlgfa_nb.evaluate import evaluate_detector, load_detector
 from hlgfa_nb.model import ModelConfig
+from hlgfa_nb.results import load_result, save_result
 from hlgfa_nb.scoring import calibrate_tau
 from hlgfa_nb.train import fit, preset
 
@@ -66,6 +68,13 @@ def study(name, root, size, epochs, seeds, only):
     for m, rs in rows.items():
         cell = lambda k: f"{np.mean([r[k] for r in rs]):.1f} ({np.ptp([r[k] for r in rs]):.1f})"
         print(f"| {m} | {' | '.join(cell(k) for k in KEYS)} | {np.mean([r['fit_s'] for r in rs]):.0f} |", flush=True)
+    return dict(size=size, epochs=epochs, seeds=list(seeds), runs=rows)
+
+def record(name, table):
+    "Add one dataset's table to results/defaults.json (the other dataset's, if recorded, is kept)."
+    try: data = {k: v for k, v in load_result('defaults').items() if k != '_made'}
+    except FileNotFoundError: data = {}
+    print('recorded in', save_result('defaults', {**data, name: table}))
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -74,8 +83,9 @@ if __name__ == '__main__':
     p.add_argument('--only', nargs='*', default=None, help='variant names to run (default: all)')
     p.add_argument('--skip-synthetic', action='store_true'); p.add_argument('--skip-mt', action='store_true')
     a = p.parse_args()
-    if (mt := magnetic_tile('dev', required=False)) and not a.skip_mt: study('magnetic_tile_dev', mt, 256, a.mt_epochs, a.seeds, a.only)
+    if (mt := magnetic_tile('dev', required=False)) and not a.skip_mt:
+        record('magnetic_tile_dev', study('magnetic_tile_dev', mt, 256, a.mt_epochs, a.seeds, a.only))
     if not a.skip_synthetic:
         synth = make_synthetic_mvtec(Path(tempfile.gettempdir())/'hlgfa_study_synth', n_train=32, n_test_good=8,
                                      n_test_defect=4, size=128)
-        study('synthetic (weave + washer, one model)', synth, 128, a.synth_epochs, a.seeds, a.only)
+        record('synthetic', study('synthetic (weave + washer, one model)', synth, 128, a.synth_epochs, a.seeds, a.only))

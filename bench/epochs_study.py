@@ -5,7 +5,8 @@ own `fit` and `evaluate_detector`, on the magnetic-tile dev set and the syntheti
 
 Each length is its own run (the cosine schedule spans the whole run). Prints, per dataset and length, the mean and the
 spread (max - min over seeds) of AUC-I, AUC-P, AP-P and PRO (x100), and the training time (the epochs' seconds from
-the run's history, feature caching and calibration excluded) and the wall time of `fit`."""
+the run's history, feature caching and calibration excluded) and the wall time of `fit`. Recorded in
+results/epochs.json, which chapter 08 loads and checks."""
 import argparse, tempfile, time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 from hlgfa_nb.cli import demo_data
 from hlgfa_nb.data import magnetic_tile
 from hlgfa_nb.evaluate import evaluate_detector, load_detector
+from hlgfa_nb.results import save_result
 from hlgfa_nb.train import fit, load_checkpoint, preset
 
 KEYS = ('AUC-I', 'AUC-P', 'AP-P', 'PRO')
@@ -30,11 +32,13 @@ def run(root, epochs, seed, work):
 def study(name, root, epochs, seeds, work):
     print(f"\n{name}: cpu preset (tf_efficientnet_lite2 ImageNet, 256 px, batch 8), seeds {seeds}; mean (spread)", flush=True)
     print(f"{'epochs':>6} " + ' '.join(f"{k:>12}" for k in KEYS) + f" {'train s':>8} {'fit s':>7}", flush=True)
+    table = {}
     for e in epochs:
-        rows = [run(root, e, s, work/f'{name}_{e}_{s}') for s in seeds]
+        table[e] = rows = [run(root, e, s, work/f'{name}_{e}_{s}') for s in seeds]
         cell = lambda k: f"{np.mean([r[k] for r in rows]):5.1f} ({np.ptp([r[k] for r in rows]):4.1f})"
         print(f"{e:>6} " + ' '.join(f"{cell(k):>12}" for k in KEYS) +
               f" {np.mean([r['train_s'] for r in rows]):8.0f} {np.mean([r['wall_s'] for r in rows]):7.0f}", flush=True)
+    return dict(seeds=list(seeds), runs={str(e): rs for e, rs in table.items()})
 
 
 def main():
@@ -45,8 +49,10 @@ def main():
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as w:
         work = Path(w)
-        if (mt := magnetic_tile('dev', required=False)) and not a.skip_mt: study('magnetic_tile_dev', mt, a.epochs, a.seeds, work)
-        if not a.skip_synth: study('synthetic', demo_data(work, 256), a.epochs, a.seeds, work)
+        out = {}
+        if (mt := magnetic_tile('dev', required=False)) and not a.skip_mt: out['magnetic_tile_dev'] = study('magnetic_tile_dev', mt, a.epochs, a.seeds, work)
+        if not a.skip_synth: out['synthetic'] = study('synthetic', demo_data(work, 256), a.epochs, a.seeds, work)
+    print('recorded in', save_result('epochs', out))
 
 
 if __name__ == '__main__':

@@ -8,7 +8,8 @@ Defaults: the magnetic-tile dev set (`magnetic_tile('dev', required=False)`), th
 tiles, which give more patches, get the same bank budget). Pixel metrics are computed at each geometry's working size,
 or with `--original` at each image's own size, the same for all (a thin mask squashed to 256 px grows relatively wider,
 which makes pixel AP easier at the coarser size). `--tile-scale` sets the tiles' image scale: 1 cuts the
-images at their own pixels, 2 at twice their size (more pixels on a thin defect, four times the inputs)."""
+images at their own pixels, 2 at twice their size (more pixels on a thin defect, four times the inputs). Recorded in
+results/geometry_<data>.json, which chapter 16 loads and checks."""
 import argparse, json, tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from hlgfa_nb.data import MVTecDataset, magnetic_tile
 from hlgfa_nb.evaluate import TABLE3_COLUMNS
 from hlgfa_nb.geometry import Pieces
 from hlgfa_nb.reproduce import reproduce
+from hlgfa_nb.results import save_result
 from hlgfa_nb.train import geometry_of, preset
 
 
@@ -53,6 +55,9 @@ def main():
                 images_per_s=s['images_per_s'] / per_image, peak_mb=s['peak_mb'])
         print(f"done: {kind} ({cfg.backbone}, {geometry_of(cfg).describe()})", flush=True)
     (out/'geometry_study.json').write_text(json.dumps(rows, indent=1) + '\n')
+    print('recorded in', save_result(f"geometry_{root.name}" + ('_original' if a.original else ''), dict(
+        data=root.name, backbone=base.backbone, size=a.size, epochs=a.epochs, tile_scale=a.tile_scale, patch_budget=budget,
+        original=a.original, n_train=n_train, runs=rows)))
     print(f"\n{root.name}: {base.backbone} (ImageNet), input {a.size} px, {a.epochs} epochs; tiles at scale {a.tile_scale:g}; "
           f"PatchCore coreset 10 % of at most {budget} patches; pixel metrics at "
           + ("each image's own size" if a.original else "each geometry's working size") + "\n")

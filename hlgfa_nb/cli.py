@@ -242,7 +242,7 @@ def _preset_help() -> str:
 
 def _add_demo(sub, fmt):
     "Sub-command `hlgfa demo`."
-    d = sub.add_parser('demo', help='the whole pipeline on synthetic data, offline, a few minutes on a CPU',
+    d = sub.add_parser('demo', help='the whole pipeline on synthetic data, offline, under a minute on a CPU',
                        description='Make a small synthetic dataset, train a small model on the CPU on ImageNet features, '
                        'evaluate it (and the untrained module, for reference), and write Table 3 (CSV + Markdown) and '
                        'figures to --out.')

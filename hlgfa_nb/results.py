@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_results.ipynb #4727924f
 from __future__ import annotations
-import datetime, json, os, platform, subprocess, sys
+import datetime, json, os, platform, re, subprocess, sys
 from pathlib import Path
 
 import torch
@@ -12,7 +12,7 @@ import hlgfa_nb
 
 
 # %% auto #0
-__all__ = ['results_dir', 'save_result', 'load_result', 'markdown_table']
+__all__ = ['results_dir', 'save_result', 'load_result', 'markdown_table', 'quoted_numbers', 'check_quoted']
 
 # %% ../nbs/17_results.ipynb #37546405
 def results_dir() -> Path:
@@ -55,3 +55,24 @@ def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: i
     lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
     return '\n'.join(lines + ['| ' + ' | '.join(cell(r.get(c)) for c in columns) + ' |' for r in rows])
 
+
+# %% ../nbs/17_results.ipynb #7e6931e0
+def _values(x):
+    "Every number in a nested record."
+    if isinstance(x, dict): x = list(x.values())
+    if isinstance(x, (list, tuple)):
+        for v in x: yield from _values(v)
+    elif isinstance(x, (int, float)) and not isinstance(x, bool): yield x
+
+def quoted_numbers(notebook, cell_ids) -> list[str]:
+    "The decimal numbers written in the Markdown cells `cell_ids` of `notebook` (a path to an .ipynb)."
+    cells = {c['id']: ''.join(c['source']) for c in json.loads(Path(notebook).read_text())['cells'] if c['cell_type'] == 'markdown'}
+    if missing := [i for i in cell_ids if i not in cells]: raise KeyError(f"no Markdown cells {missing} in {notebook}")
+    return re.findall(r'(?<![\w.])\d+\.\d+(?!\w|\.\d)', ' '.join(cells[i] for i in cell_ids))
+
+def check_quoted(notebook, cell_ids, *records) -> list[str]:
+    "Fail unless every decimal number in the Markdown cells `cell_ids` of `notebook` is a value of `records`, as printed."
+    shown = {f"{v:.{d}f}" for v in _values(list(records)) for d in (1, 2, 3)}
+    if typed := [n for n in quoted_numbers(notebook, cell_ids) if n not in shown]:
+        raise AssertionError(f"{notebook}: {typed} in cells {list(cell_ids)} are not recorded values")
+    return quoted_numbers(notebook, cell_ids)

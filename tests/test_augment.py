@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from hlgfa_nb.augment import AugConfig, NoiseAugment, NoisyTrainingSet, add_noise, noise_layer
-from hlgfa_nb.data import MVTecDataset, magnetic_tile
+from hlgfa_nb.data import MVTecDataset
 
 FORCED = AugConfig(p=1.0)
 
@@ -125,9 +125,9 @@ def test_training_set_reproducible_per_item_and_epoch(synth):
         assert torch.equal(x, y)
 
 
-@pytest.mark.skipif(magnetic_tile('dev', required=False) is None, reason='magnetic_tile_dev not present')
-def test_real_gray_tiles_stay_gray():
-    ds = NoisyTrainingSet(MVTecDataset(magnetic_tile('dev', required=False), 'train', size=64), FORCED, seed=0)
+def test_real_gray_tiles_stay_gray(dev_tiles):
+    if dev_tiles is None: pytest.skip('the magnetic-tile dev set is not in the data home')
+    ds = NoisyTrainingSet(MVTecDataset(dev_tiles, 'train', size=64), FORCED, seed=0)
     for i in range(3):
         x = ds[i]['image']
         assert torch.equal(x[0], x[1]) and torch.equal(x[1], x[2]) and 0 <= x.min() and x.max() <= 1

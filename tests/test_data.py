@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hlgfa_nb.data import (DEFECT_TYPES, MVTecDataset, magnetic_tile, list_categories, make_synthetic_mvtec,
+from hlgfa_nb.data import (DEFECT_TYPES, MVTecDataset, list_categories, make_synthetic_mvtec,
                            read_image, scan_category, synthetic_image)
 
 
@@ -165,11 +165,10 @@ def test_bad_split_and_category(synth):
         MVTecDataset(synth, categories=['carpet'])
 
 
-def test_magnetic_tile_dev_from_the_data_home():
+def test_magnetic_tile_dev_from_the_data_home(dev_tiles):
     "CI points HLGFA_DATA at the shared data folder: the dev set is found there, nothing is downloaded."
-    root = magnetic_tile('dev', required=False)
-    if root is None: pytest.skip('magnetic_tile_dev not in the data home')
-    ds = MVTecDataset(root, 'test', size=64)
+    if dev_tiles is None: pytest.skip('the magnetic-tile dev set is not in the data home')
+    ds = MVTecDataset(dev_tiles, 'test', size=64)
     assert len(ds) == 140 and ds.categories == ['magnetic_tile_dev']
     d = ds[len(ds) - 1]
     assert d['mask'].any() and d['image'].shape == (3, 64, 64)

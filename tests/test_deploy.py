@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from hlgfa_nb.cli import main
-from hlgfa_nb.data import MVTecDataset, magnetic_tile
+from hlgfa_nb.data import MVTecDataset
 from hlgfa_nb.deploy import (OnnxDetector, Predictor, Thresholds, calibrate_checkpoint, export_onnx, find_images,
                              normalise, predict_files)
 from hlgfa_nb.evaluate import evaluate
@@ -100,18 +100,18 @@ def test_eval_reports_decisions_at_the_stored_thresholds(run, synth):
     assert 0 <= at['image']['FPR'] <= 1 and '**At the stored thresholds**' in res.to_markdown()
 
 
-def onnx_images(synth):
-    "Real images when the magnetic-tile set is here (the parity check the issue asks for), else the synthetic ones."
-    root = magnetic_tile('dev', required=False) or synth
+def onnx_images(synth, dev_tiles):
+    "Real images when the magnetic-tile dev set is in the data home, else the synthetic ones."
+    root = dev_tiles or synth
     ds = MVTecDataset(root, 'test', size=64)
     return torch.stack([ds[i]['image'] for i in range(0, len(ds), max(1, len(ds) // 2))][:2])
 
 
-def test_onnx_matches_pytorch(run, synth, tmp_path):
+def test_onnx_matches_pytorch(run, synth, dev_tiles, tmp_path):
     path = export_onnx(run, tmp_path/'d.onnx', batch_size=2)
     meta = json.loads((tmp_path/'d.onnx.json').read_text())
     assert meta['input']['shape'] == [2, 3, 64, 64] and meta['thresholds'] == load_checkpoint(run)['calibration']
-    x = onnx_images(synth)
+    x = onnx_images(synth, dev_tiles)
     maps, scores = OnnxDetector(path).predict(x)
     ref = Predictor(run).detector.predict(x)
     span = float(ref.maps.max() - ref.maps.min())

@@ -104,7 +104,7 @@ try {
 
   const handle = tau.locator('.noUi-handle').first();
   await handle.focus();
-  for (let i = 0; i < 8; i++) await page.keyboard.press('ArrowRight');   // 8 steps of 0.001: 0.990 → 0.998
+  for (let i = 0; i < 8; i++) await page.keyboard.press('ArrowRight');   // 8 steps of 0.001 up from the calibrated τ
   // each key press is one kernel update: wait until the view has changed and then stayed the same for 5 s
   await page.waitForFunction(([el, src]) => el.getAttribute('src') !== src, [await view.elementHandle(), srcBefore],
                              { timeout: 60_000 });
