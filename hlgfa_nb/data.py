@@ -377,8 +377,9 @@ def download(url: str, dest, sha256sum: str | None = None, timeout: float = 30.)
                                                                 unit_scale=True, desc=dest.name) as bar:
                 try:
                     while block := resp.read(1 << 20): f.write(block); bar.update(len(block))
-                except (http.client.HTTPException, OSError): pass      # a cut connection: what came is kept
-                if total and f.tell() < total:
+                    cut = False
+                except (http.client.HTTPException, OSError): cut = True  # what came is kept, to resume from
+                if cut or (total and f.tell() < total):
                     raise DataUnavailable(f"the download of {url} was cut after {f.tell()} of {total} bytes; run again "
                                           "to resume it")
     if sha256sum is not None and (got := sha256(part)) != sha256sum:
@@ -390,11 +391,16 @@ def download(url: str, dest, sha256sum: str | None = None, timeout: float = 30.)
 
 def _publish(build, target: Path) -> Path:
     "Run `build(tmp)` in a fresh folder beside `target`, then rename it into place: `target` is complete or absent."
+    if target.exists() and not _is_category(target):
+        raise FileExistsError(f"{target} exists but holds no dataset (no train/good): move it away and run again.")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.partial-', dir=target.parent))
     try:
         build(tmp)
-        os.replace(tmp, target)
+        os.chmod(tmp, 0o755)                                 # readable by everyone, like any unpacked dataset
+        try: os.replace(tmp, target)
+        except OSError:
+            if not _is_category(target): raise              # else a concurrent run got there first: use its copy
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return target
 
@@ -417,21 +423,20 @@ def _tile_folder(name: str, stem: str) -> tuple[str, str]:
 
 def _tile_members(archive: Path, manifest: dict[str, str]) -> dict[str, bytes]:
     "{path: bytes} of every manifest file in the archive, each checked against its checksum; a bad archive is removed."
-    def refuse(why):
-        archive.unlink()
-        return RuntimeError(f"{archive} {why}: the archive was removed; run again to download it afresh.")
-    files = {}
+    files, why = {}, None
     try:
         with tarfile.open(archive) as tar:
             for m in tar:
                 name = m.name.split('/', 1)[-1]          # below the archive's top folder
                 if name not in manifest: continue
                 files[name] = data = tar.extractfile(m).read()
-                if hashlib.sha256(data).hexdigest() != manifest[name]: raise refuse(f"holds a damaged {name}")
-    except (tarfile.TarError, EOFError, zlib.error) as e: raise refuse(f"is damaged ({e})") from None
-    if missing := sorted(set(manifest) - set(files)):
-        raise refuse(f"lacks {len(missing)} files of the Magnetic-Tile set (e.g. {missing[0]})")
-    return files
+                if hashlib.sha256(data).hexdigest() != manifest[name]: why = f"holds a damaged {name}"; break
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e: why = f"is damaged ({e})"
+    if why is None and (missing := sorted(set(manifest) - set(files))):
+        why = f"lacks {len(missing)} files of the Magnetic-Tile set (e.g. {missing[0]})"
+    if why is None: return files
+    archive.unlink()                                       # closed by now, so this works on Windows too
+    raise RuntimeError(f"{archive} {why}: the archive was removed; run again to download it afresh.")
 
 def _tile_layout(archive: Path, manifest: dict[str, str], out: Path):
     "Write the full MVTec layout of the Magnetic-Tile archive into `out` (gray PNG images, 0/255 masks)."
@@ -442,29 +447,33 @@ def _tile_layout(archive: Path, manifest: dict[str, str], out: Path):
         img = Image.open(io.BytesIO(files[name])).convert('L')
         if kind != 'good':
             mask = np.asarray(Image.open(io.BytesIO(files[name[:-4] + '.png'])).convert('L')) > 127
-            if not mask.any(): continue                  # 4 uneven tiles whose masks mark nothing
+            if not mask.any():
+                if kind == 'uneven': continue            # 4 uneven tiles whose masks mark nothing
+                raise RuntimeError(f"the mask of {name} marks no pixel: the archive is not the expected one.")
             (out/'ground_truth'/kind).mkdir(parents=True, exist_ok=True)
             Image.fromarray(mask.astype(np.uint8) * 255).save(out/'ground_truth'/kind/f'{stem}_mask.png')
         (out/split/kind).mkdir(parents=True, exist_ok=True)
         img.save(out/split/kind/f'{stem}.png')
 
 def _dev_pick(files: list, n: int) -> list:
-    "`n` of `files` spread evenly over their sorted order."
+    "`n` of `files` (all, if fewer) spread evenly over their sorted order."
+    n = min(n, len(files))
     return [files[int(i * len(files) / n)] for i in range(n)]
 
 def _dev_layout(full: Path, out: Path, side: int = 256):
     "The dev subset of the full layout `full` into `out`: a few images per type, longer side `side` px."
-    for split, kind in [('train', 'good')] + [('test', p.name) for p in sorted((full/'test').iterdir())]:
+    for split, kind in [('train', 'good')] + [('test', p.name) for p in sorted((full/'test').iterdir()) if p.is_dir()]:
         n = MAGNETIC_TILE_DEV['train/good' if split == 'train' else 'test/good' if kind == 'good' else 'test/*']
         (out/split/kind).mkdir(parents=True)
         for p in _dev_pick(_images(full/split/kind), n):
-            im = Image.open(p); w, h = im.size; s = side / max(w, h)
-            size = (round(w * s), round(h * s))
-            im.resize(size, Image.BILINEAR).save(out/split/kind/p.name)
+            with Image.open(p) as im:
+                w, h = im.size; s = side / max(w, h)
+                size = (round(w * s), round(h * s))
+                im.resize(size, Image.BILINEAR).save(out/split/kind/p.name)
             if kind != 'good':
                 (out/'ground_truth'/kind).mkdir(parents=True, exist_ok=True)
                 m = full/'ground_truth'/kind/f'{p.stem}_mask.png'
-                Image.open(m).resize(size, Image.NEAREST).save(out/'ground_truth'/kind/m.name)
+                with Image.open(m) as mask: mask.resize(size, Image.NEAREST).save(out/'ground_truth'/kind/m.name)
 
 def _unavailable(name: str, target: Path, why: str, how: str, required: bool):
     "Raise (or, when not `required`, print and return None) the one line that says why `name` is missing and how to get it."
@@ -484,9 +493,9 @@ def magnetic_tile(layout: str = 'full', home=None, url: str | None = None, requi
         return full and _publish(partial(_dev_layout, full), target)
     url = url or os.environ.get('HLGFA_MAGNETIC_TILE_URL') or MAGNETIC_TILE_URL
     try: archive = download(url, home/'downloads'/f'magnetic_tile-{MAGNETIC_TILE_COMMIT[:7]}.tar.gz')
-    except DataUnavailable as e:
+    except (DataUnavailable, PermissionError) as e:
         return _unavailable('magnetic_tile', target, str(e), "Run `hlgfa data magnetic_tile` where there is network, "
-                            f"then copy {home} here (or point HLGFA_DATA at it).", required)
+                            f"then copy {home} here (or point HLGFA_DATA at a writable folder or a copy).", required)
     _publish(partial(_tile_layout, archive, magnetic_tile_manifest()), target)
     archive.unlink()
     return target
@@ -502,10 +511,14 @@ MVTEC_CATEGORIES = ('bottle', 'cable', 'capsule', 'carpet', 'grid', 'hazelnut', 
 
 def _extract_categories(archive: Path, names: set[str], root: Path):
     "Unpack the categories `names` of an MVTec AD archive into `root`, each complete or absent."
+    if not hasattr(tarfile, 'data_filter'):
+        raise RuntimeError("unpacking an archive safely needs Python 3.10.12, 3.11.4 or newer (tarfile's data filter).")
     with tempfile.TemporaryDirectory(prefix='.mvtec_ad.partial-', dir=root) as tmp:
-        with tarfile.open(archive) as tar:
-            wanted = lambda m, path: tarfile.data_filter(m, path) if m.name.removeprefix('./').split('/')[0] in names else None
-            tar.extractall(tmp, filter=wanted)
+        wanted = lambda m, path: tarfile.data_filter(m, path) if m.name.removeprefix('./').split('/')[0] in names else None
+        try:
+            with tarfile.open(archive) as tar: tar.extractall(tmp, filter=wanted)
+        except (tarfile.TarError, EOFError, OSError) as e:
+            raise RuntimeError(f"{archive} cannot be unpacked ({e}): download it again.") from None
         found = {p.name: p for p in Path(tmp).iterdir() if _is_category(p)}
         if missing := names - set(found):
             raise RuntimeError(f"{archive} holds no MVTec-layout category {sorted(missing)}: is it the MVTec AD archive?")
@@ -517,8 +530,10 @@ def mvtec_ad(categories=None, home=None, url: str | None = None, archive=None, s
     from `archive`, a copy downloaded by hand; only `categories` are unpacked (None: all). `$HLGFA_MVTEC` names a copy."""
     if env := os.environ.get('HLGFA_MVTEC'):
         select_categories(env, categories)                 # a copy of one's own: it must hold what is asked for
-        return Path(env)
+        return Path(env).expanduser()
     names = set(as_categories(categories) or MVTEC_CATEGORIES)
+    if unknown := sorted(names - set(MVTEC_CATEGORIES)):
+        raise ValueError(f"{unknown} are not MVTec AD categories; choose from {list(MVTEC_CATEGORIES)}")
     home = Path(home).expanduser() if home else data_home()
     root = home/'mvtec_ad'
     if not (names := names - {p.name for p in root.glob('*') if _is_category(p)}): return root
@@ -528,8 +543,8 @@ def mvtec_ad(categories=None, home=None, url: str | None = None, archive=None, s
         if sha256sum and sha256(archive) != sha256sum:
             raise RuntimeError(f"{archive} is not the MVTec AD archive (its SHA-256 differs from {sha256sum}); download it again.")
     else:
-        try: archive = download(url, home/'downloads'/Path(url).name, sha256sum)
-        except DataUnavailable as e:
+        try: archive = download(url, home/'downloads'/'mvtec_anomaly_detection.tar.xz', sha256sum)
+        except (DataUnavailable, PermissionError) as e:
             return _unavailable('mvtec_ad', root, str(e), f"Download mvtec_anomaly_detection.tar.xz by hand from "
                                 f"{MVTEC_PAGE}, put it in {home/'downloads'} (or pass it: `hlgfa data mvtec_ad --archive "
                                 "FILE`), or set HLGFA_MVTEC to an unpacked copy.", required)

@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 import hlgfa_nb
-from .data import MVTecDataset, as_categories, data_home, magnetic_tile, make_synthetic_mvtec, mvtec_ad
+from .data import MVTecDataset, as_categories, magnetic_tile, make_synthetic_mvtec, mvtec_ad
 from .geometry import GEOMETRIES, Geometry, Pieces, as_geometry
 from .backbone import FrozenBackbone, PADDINGS, make_views
 from .model import HLGFA, ModelConfig
@@ -722,7 +722,9 @@ def paper_setting(epochs: int = 100, categories=None) -> Config:
     magnetic-tile dev set or a synthetic 640-px set, and EfficientNet-Lite2 when Wide-ResNet-50's weights cannot be
     fetched; it says what it fell back to."""
     mvtec = mvtec_ad(categories, required=False)
-    root = mvtec or magnetic_tile('dev', required=False) or make_synthetic_mvtec(data_home()/'synthetic_640', size=640)
+    root = mvtec or magnetic_tile('dev', required=False) or make_synthetic_mvtec(
+        Path(tempfile.gettempdir())/'hlgfa_synthetic_640', size=640)
+    if not mvtec: print(f"MVTec AD unavailable: {root} instead")
     cfg = preset('paper', root, categories=categories if mvtec else None, epochs=epochs)
     try: build_backbone(cfg)
     except RuntimeError:

@@ -281,6 +281,37 @@ def test_magnetic_tile_download_cut_resume_layout_and_no_second_request(server, 
 def _is_test(stem): return int(__import__('hashlib').sha1(stem.encode()).hexdigest(), 16) % 5 == 0
 
 
+class ChunkedCutHandler(http.server.BaseHTTPRequestHandler):
+    "Sends `data` chunked (no Content-Length, as GitHub's archives come) and breaks the connection half-way."
+    protocol_version, data = 'HTTP/1.1', b''
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.send_response(200); self.send_header('Transfer-Encoding', 'chunked'); self.end_headers()
+        self.wfile.write(f'{len(self.data):x}\r\n'.encode() + self.data[:len(self.data) // 2]); self.wfile.flush()
+        self.close_connection = True
+
+
+def test_download_cut_without_content_length_is_not_kept_as_whole(tmp_path):
+    ChunkedCutHandler.data = bytes(range(256)) * 400
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), ChunkedCutHandler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(DataUnavailable, match='was cut after .* bytes.*run again to resume'):
+            download(f'http://127.0.0.1:{srv.server_port}/a.tar.gz', tmp_path/'a.tar.gz')
+    finally: srv.shutdown()
+    assert not (tmp_path/'a.tar.gz').exists() and (tmp_path/'a.tar.gz.part').is_file()   # kept to resume from
+
+
+def test_magnetic_tile_refuses_a_folder_in_its_place(server, tmp_path, monkeypatch):
+    url, h = server
+    h.files['/mt.tar.gz'], manifest = fake_tile_source(tmp_path)
+    monkeypatch.setattr(D, 'magnetic_tile_manifest', lambda: manifest)
+    (tmp_path/'home'/'magnetic_tile'/'notes').mkdir(parents=True)           # something of the user's, not a dataset
+    with pytest.raises(FileExistsError, match='magnetic_tile exists but holds no dataset'):
+        D.magnetic_tile('full', tmp_path/'home', f'{url}/mt.tar.gz')
+    assert (tmp_path/'home'/'magnetic_tile'/'notes').is_dir()
+
+
 def test_magnetic_tile_refuses_a_damaged_file_by_name(server, tmp_path, monkeypatch):
     url, h = server
     h.files['/mt.tar.gz'], manifest = fake_tile_source(tmp_path, bad='MT_Crack/Imgs/exp_13.jpg')
@@ -324,7 +355,16 @@ def test_mvtec_ad_download_only_the_categories_asked(server, synth, tmp_path):
     assert list(list_categories(root)) == ['carpet', 'metal_nut']
     with pytest.raises(RuntimeError, match=r"holds no MVTec-layout category \['bottle'\]"):
         mvtec_ad('bottle', home, src, sha256sum=digest)
-    assert list(list_categories(root)) == ['carpet', 'metal_nut']  # nothing half-written
+    assert sorted(p.name for p in root.iterdir()) == ['carpet', 'metal_nut']  # nothing half-written
+
+
+def test_mvtec_ad_names_unknown_categories_and_unsafe_archives(synth, tmp_path):
+    with pytest.raises(ValueError, match=r"\['Carpet'\] are not MVTec AD categories"): mvtec_ad('Carpet', tmp_path)
+    evil = tmp_path/'evil.tar'
+    with tarfile.open(evil, 'w') as tar:
+        info = tarfile.TarInfo('carpet/../../outside.txt'); info.size = 1; tar.addfile(info, io.BytesIO(b'x'))
+    with pytest.raises(RuntimeError, match='cannot be unpacked'): mvtec_ad('carpet', tmp_path/'home', archive=evil, sha256sum=None)
+    assert not (tmp_path/'outside.txt').exists() and not list((tmp_path/'home'/'mvtec_ad').iterdir())
 
 
 def test_mvtec_ad_dead_link_gives_the_manual_steps(server, synth, tmp_path, capsys):
