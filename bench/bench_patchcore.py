@@ -61,7 +61,7 @@ def timed(fn) -> float:
 def bench(backbone, size, n_train, batch, coreset, bank_images, repeats, work):
     root = make_synthetic_mvtec(work/f'synth_{size}', categories=('weave',), n_train=n_train, n_test_good=batch,
                                 n_test_defect=1, size=size)
-    cfg = preset('cpu', root, backbone=backbone, image_size=size)
+    cfg = preset('cpu', root, backbone=backbone, image_size=size, weights=None)   # speed does not depend on the weights
     hl = untrained_detector(cfg, 'cpu')
     train = torch.stack([s['image'] for s in MVTecDataset(root, 'train', size=size)])
     x = torch.stack([MVTecDataset(root, 'test', size=size)[i]['image'] for i in range(batch)])

@@ -6,13 +6,15 @@ A `Trainer` of the `cpu` preset (EfficientNet-Lite2 ImageNet) on a synthetic cat
 cached batch then goes through `Trainer.train_step` under four settings, interleaved, best of --repeats rounds of
 --steps steps each: float32 in the default (NCHW) memory order; channels-last (module and features); bf16 autocast;
 both. Reported: ms per step, images/s, the ratio to float32 NCHW (measured side by side in this run), and how far each
-setting's loss after the same steps is from float32's (bf16 rounds every product to 8 bits of mantissa)."""
+setting's loss after the same steps is from float32's (bf16 rounds every product to 8 bits of mantissa). Recorded in
+results/train_step.json, which chapter 08 loads and checks."""
 import argparse, copy, tempfile, time
 from pathlib import Path
 
 import torch
 
 from hlgfa_nb.data import make_synthetic_mvtec
+from hlgfa_nb.results import save_result
 from hlgfa_nb.train import Trainer, preset
 
 
@@ -56,6 +58,9 @@ def main():
     print(f"{'setting':>22} {'ms/step':>8} {'images/s':>9} {'÷ float32':>10} {'loss vs float32':>16}")
     for k, v in best.items():
         print(f"{k:>22} {1e3 * v:8.1f} {a.batch / v:9.1f} {v / ref:9.2f}× {losses[k] - losses['float32 NCHW']:+16.2e}")
+    print('recorded in', save_result('train_step', dict(size=a.size, batch=a.batch, threads=torch.get_num_threads(),
+          steps=a.steps, repeats=a.repeats, ms_per_step={k: 1e3 * v for k, v in best.items()},
+          loss_vs_float32={k: float(losses[k] - losses['float32 NCHW']) for k in best})))
 
 
 if __name__ == '__main__':

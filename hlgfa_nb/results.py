@@ -65,10 +65,11 @@ def _values(x):
     elif isinstance(x, (int, float)) and not isinstance(x, bool): yield x
 
 def quoted_numbers(notebook, cell_ids) -> list[str]:
-    "The decimal numbers written in the Markdown cells `cell_ids` of `notebook` (a path to an .ipynb)."
+    "The decimal numbers in the Markdown cells `cell_ids` of `notebook` (an .ipynb path), references like §3.3 aside."
     cells = {c['id']: ''.join(c['source']) for c in json.loads(Path(notebook).read_text())['cells'] if c['cell_type'] == 'markdown'}
     if missing := [i for i in cell_ids if i not in cells]: raise KeyError(f"no Markdown cells {missing} in {notebook}")
-    return re.findall(r'(?<![\w.])\d+\.\d+(?!\w|\.\d)', ' '.join(cells[i] for i in cell_ids))
+    prose = re.sub(r'(§|Eqs?\.|Table|Fig\.|Figure|section|chapter)\s*\d+(\.\d+)*', ' ', ' '.join(cells[i] for i in cell_ids))
+    return re.findall(r'(?<![\w.])\d+\.\d+(?!\w|\.\d)', prose)
 
 def check_quoted(notebook, cell_ids, *records) -> list[str]:
     "Fail unless every decimal number in the Markdown cells `cell_ids` of `notebook` is a value of `records`, as printed."
