@@ -10,7 +10,7 @@ or with `--original` at each image's own size, the same for all (a thin mask squ
 which makes pixel AP easier at the coarser size). `--tile-scale` sets the tiles' image scale: 1 cuts the
 images at their own pixels, 2 at twice their size (more pixels on a thin defect, four times the inputs). Recorded in
 results/geometry_<data>.json, which chapter 16 loads and checks."""
-import argparse, json, tempfile
+import argparse, tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,7 +54,6 @@ def main():
                 fit_s=s['fit_s'], inputs_per_image=per_image, inputs_per_s=s['images_per_s'],
                 images_per_s=s['images_per_s'] / per_image, peak_mb=s['peak_mb'])
         print(f"done: {kind} ({cfg.backbone}, {geometry_of(cfg).describe()})", flush=True)
-    (out/'geometry_study.json').write_text(json.dumps(rows, indent=1) + '\n')
     print('recorded in', save_result(f"geometry_{root.name}" + ('_original' if a.original else ''), dict(
         data=root.name, backbone=base.backbone, size=a.size, epochs=a.epochs, tile_scale=a.tile_scale, patch_budget=budget,
         original=a.original, n_train=n_train, runs=rows)))
