@@ -4,9 +4,10 @@
 
 # %% ../nbs/01_backbone.ipynb #549aad7a
 from __future__ import annotations
-import importlib
+import hashlib, importlib, pickle, urllib.parse
 from pathlib import Path
 
+import safetensors.torch
 import timm
 import torch
 import torch.nn.functional as F
@@ -18,8 +19,8 @@ from .losses import cosine_map
 
 # %% auto #0
 __all__ = ['PACKAGED_IMAGENET', 'PADDINGS', 'make_views', 'packaged_weights_file', 'map_by_position', 'packaged_imagenet_state',
-           'load_features_model', 'ReflectConv2dSame', 'reflect_borders', 'drop_unused_blocks', 'FrozenBackbone',
-           'resize', 'hr_lr_discrepancy']
+           'read_weights', 'weights_from_url', 'load_features_model', 'ReflectConv2dSame', 'reflect_borders',
+           'drop_unused_blocks', 'FrozenBackbone', 'resize', 'hr_lr_discrepancy']
 
 # %% ../nbs/01_backbone.ipynb #5d3a52ca
 def make_views(x: torch.Tensor, lr_scale: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,17 +92,48 @@ def _hub(name: str, out_indices) -> nn.Module:
             f"model.state_dict() to a file) and pass weights='/path/to/{name}.safetensors' (or .pth), "
             "or weights=None for random initialisation.") from e
 
+def read_weights(path, source=None) -> dict:
+    "The tensors of a weights file: .safetensors, or a state dict saved by `torch.save` (read with `weights_only=True`)."
+    source = source or path
+    try:
+        if str(path).endswith('.safetensors'): sd = safetensors.torch.load_file(str(path))
+        else: sd = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:
+        raise RuntimeError(f"weights {source} hold objects other than tensors, which are not loaded (they could run code): "
+                           "save model.state_dict() instead of the model.") from None
+    except Exception as e:
+        why = (str(e).strip().splitlines() or ['the file is empty or cut short'])[0][:160]
+        raise RuntimeError(f"cannot read weights {source} ({type(e).__name__}: {why}); a weights file is a state dict saved "
+                           "with torch.save(model.state_dict()) or a .safetensors file.") from None
+    if isinstance(sd, dict) and isinstance(sd.get('state_dict', sd.get('model')), dict): sd = sd.get('state_dict', sd.get('model'))
+    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise RuntimeError(f"weights {source} hold a {type(sd).__name__}, not a state dict of tensors: save "
+                           "model.state_dict().")
+    return {k.removeprefix('module.'): v for k, v in sd.items()}
+
+def weights_from_url(url: str) -> Path:
+    "The local copy of weights at `url`, downloaded once into torch's hub cache under a name made from the whole URL."
+    name = Path(urllib.parse.urlparse(url).path).name or 'weights'
+    dest = Path(torch.hub.get_dir())/'checkpoints'/f"hlgfa-{hashlib.sha256(url.encode()).hexdigest()[:16]}-{name}"
+    if not dest.is_file():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try: torch.hub.download_url_to_file(url, str(dest), progress=False)   # via a temporary file: complete or absent
+        except Exception as e: raise RuntimeError(f"cannot download weights {url} ({type(e).__name__}: {e}).") from None
+    return dest
+
 def _from_checkpoint(name: str, out_indices, weights) -> nn.Module:
     "Random model, then every tensor it has loaded from a local file or URL; a partial fit is an error."
     w = str(weights)
     if w.startswith(('http://', 'https://')):
-        sd = torch.hub.load_state_dict_from_url(w, map_location='cpu', weights_only=True)
+        path = weights_from_url(w)
+        try: sd = read_weights(path, w)
+        except RuntimeError: path.unlink(); raise                 # not kept: the next try downloads it again
     else:
         p = Path(w).expanduser()
         if not p.is_file():
             raise FileNotFoundError(f"weights file {p} not found; pass 'imagenet', None (random init), a URL, "
                                     "or the path of a state dict (.pth/.safetensors) for this architecture.")
-        sd = timm.models.load_state_dict(str(p))
+        sd = read_weights(p)
     return _load_all(_random(name, out_indices), sd, name, w)
 
 def load_features_model(name: str, out_indices, weights) -> nn.Module:
@@ -143,7 +175,10 @@ class FrozenBackbone(nn.Module):
         super().__init__()
         if padding not in PADDINGS: raise ValueError(f"padding={padding!r}: choose one of {PADDINGS}.")
         self.name, self.stages, self.weights, self.padding = name, tuple(stages), weights, padding
-        self.model = drop_unused_blocks(load_features_model(name, self.stages, weights))
+        try: self.model = drop_unused_blocks(load_features_model(name, self.stages, weights))
+        except IndexError:
+            n = len(timm.create_model(name, features_only=True).feature_info)
+            raise ValueError(f"stages={self.stages}: {name} has feature stages 0 to {n - 1}; choose among them.") from None
         if padding == 'reflect': reflect_borders(self.model)
         self.model.requires_grad_(False)
         cfg = getattr(self.model, 'pretrained_cfg', {}) or {}

@@ -4,12 +4,13 @@
 
 # %% ../nbs/11_cli.ipynb #9ea6ff2c
 from __future__ import annotations
-import argparse, shlex, sys, tempfile, time
+import argparse, math, shlex, sys, tempfile, time
 from operator import attrgetter
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CONFIG_OPTIONS', 'BENCH_HEAD', 'weights_arg', 'size_arg', 'add_config_options', 'config_overrides', 'demo_data',
+__all__ = ['POSITIVE_INT', 'COUNT', 'POSITIVE', 'NONNEGATIVE', 'SHARE', 'RATE', 'LEARNING_RATE', 'CONFIG_OPTIONS', 'DEMO_FILES',
+           'BENCH_HEAD', 'weights_arg', 'checked', 'size_arg', 'add_config_options', 'config_overrides', 'demo_data',
            'demo', 'train', 'find_checkpoints', 'evaluate_cmd', 'predict_cmd', 'calibrate_cmd', 'export_cmd',
            'training_throughput', 'bench_line', 'bench', 'reproduce_cmd', 'data_cmd', 'main']
 
@@ -18,11 +19,27 @@ def weights_arg(value: str):
     "`--weights`: 'imagenet', 'none' (random init) or a weights file."
     return None if value.lower() == 'none' else value
 
+def checked(kind, ok, rule: str):
+    "An argparse type: `value` as a finite `kind` for which `ok` holds, else an error saying it must be `rule`."
+    def parse(value: str):
+        try: v = kind(value)
+        except ValueError: v = None
+        if v is None or not math.isfinite(v) or not ok(v): raise argparse.ArgumentTypeError(f"{value!r}: must be {rule}")
+        return v
+    parse.__name__ = rule
+    return parse
+
+POSITIVE_INT, COUNT = checked(int, lambda v: v >= 1, 'an integer ≥ 1'), checked(int, lambda v: v >= 0, 'an integer ≥ 0')
+POSITIVE, NONNEGATIVE = checked(float, lambda v: v > 0, 'a number > 0'), checked(float, lambda v: v >= 0, 'a number ≥ 0')
+SHARE, RATE = checked(float, lambda v: 0 <= v < 1, 'in [0, 1)'), checked(float, lambda v: 0 < v < 1, 'in (0, 1)')
+LEARNING_RATE = checked(float, lambda v: 0 < v <= 1, 'in (0, 1]')
+
 def size_arg(value: str):
     "`--size`: a side ('256') or height×width ('256x640')."
     try: sides = [int(v) for v in value.lower().replace('×', 'x').split('x')]
-    except ValueError: raise argparse.ArgumentTypeError(f"{value!r}: give a side (256) or height x width (256x640)") from None
-    if len(sides) not in (1, 2): raise argparse.ArgumentTypeError(f"{value!r}: give a side (256) or height x width (256x640)")
+    except ValueError: sides = []
+    if len(sides) not in (1, 2) or min(sides) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a side (256) or height x width (256x640), in px ≥ 1")
     return sides[0] if len(sides) == 1 else tuple(sides)
 
 CONFIG_OPTIONS = {  # Config field ('section.field' inside a section): (flag, type, help)
@@ -31,20 +48,20 @@ CONFIG_OPTIONS = {  # Config field ('section.field' inside a section): (flag, ty
                 "others), 'none' (random init: plumbing tests only), or the path of a weights file"),
     'image_size': ('--size', size_arg, 'model input size in pixels: a side (256) or height x width (256x640)'),
     'geometry': ('--geometry', str, "how images become inputs: 'squash' (the paper), 'keep_aspect' or 'tiles' (chapter 16)"),
-    'tile_scale': ('--tile-scale', float, "with --geometry tiles: the images' scale before tiling (1: their own pixels)"),
-    'tile_overlap': ('--tile-overlap', float, 'with --geometry tiles: the least overlap of neighbouring tiles (share of a tile)'),
-    'epochs': ('--epochs', int, 'training epochs'),
-    'batch_size': ('--batch-size', int, 'global batch size (all processes together)'),
-    'lr': ('--lr', float, 'start learning rate'),
-    'lr_min': ('--lr-min', float, 'end learning rate'),
+    'tile_scale': ('--tile-scale', POSITIVE, "with --geometry tiles: the images' scale before tiling (1: their own pixels)"),
+    'tile_overlap': ('--tile-overlap', SHARE, 'with --geometry tiles: the least overlap of neighbouring tiles (share of a tile)'),
+    'epochs': ('--epochs', POSITIVE_INT, 'training epochs'),
+    'batch_size': ('--batch-size', POSITIVE_INT, 'global batch size (all processes together)'),
+    'lr': ('--lr', LEARNING_RATE, 'start learning rate'),
+    'lr_min': ('--lr-min', LEARNING_RATE, 'end learning rate'),
     'augment': ('--augment', None, 'noise-aware augmentation (features are then not cached)'),
     'device': ('--device', str, "'auto', 'cpu', 'cuda', 'cuda:1', ..."),
-    'seed': ('--seed', int, 'random seed (module init, data order, augmentation)'),
-    'holdout': ('--holdout', float, 'share of the normal training images held out to calibrate the thresholds, e.g. 0.1'),
-    'target_fpr': ('--target-fpr', float, 'false-positive rate on normal images the thresholds are set for'),
-    'score.typicality': ('--typicality', float, "weight of the feature-typicality term added to the map (chapter 15, not in "
+    'seed': ('--seed', COUNT, 'random seed (module init, data order, augmentation)'),
+    'holdout': ('--holdout', SHARE, 'share of the normal training images held out to calibrate the thresholds, e.g. 0.1'),
+    'target_fpr': ('--target-fpr', RATE, 'false-positive rate on normal images the thresholds are set for'),
+    'score.typicality': ('--typicality', NONNEGATIVE, "weight of the feature-typicality term added to the map (chapter 15, not in "
                          "the paper; 0: off); its statistics are fitted at the end of training"),
-    'score.margin': ('--margin', int, "border pixels left out of the image score (chapter 15, not in the paper; 0: none)"),
+    'score.margin': ('--margin', COUNT, "border pixels left out of the image score (chapter 15, not in the paper; 0: none)"),
 }
 
 def add_config_options(p: argparse.ArgumentParser, preset_name: str | None = None):
@@ -61,35 +78,55 @@ def config_overrides(args: dict) -> dict:
     return {k: args.pop(k) for k in CONFIG_OPTIONS if k in args}
 
 # %% ../nbs/11_cli.ipynb #a1b2d0a3
-def demo_data(folder, size: int, n_train: int = 32, seed: int = 0) -> Path:
+def demo_data(folder, size, n_train: int = 32, seed: int = 0) -> Path:
     "The demo's synthetic dataset (both categories; 8 good and 4 of each defect type per category in test) in `folder`."
     from hlgfa_nb.data import make_synthetic_mvtec
-    return make_synthetic_mvtec(Path(folder)/f'synthetic_{size}', n_train=n_train, n_test_good=8, n_test_defect=4,
-                                size=size, seed=seed)
+    side = max(size) if isinstance(size, tuple) else size       # square images; the run's geometry makes them (h, w)
+    return make_synthetic_mvtec(Path(folder)/f'synthetic_{side}', n_train=n_train, n_test_good=8, n_test_defect=4,
+                                size=side, seed=seed)
 
-def demo(out='hlgfa_out', n_train: int = 32, progress: bool = True, **overrides) -> Path:
+def _untrained(cfg, progress: bool):
+    "The reference detector: the run's backbone and scoring with a freshly initialised module (and, if the score uses it, its own feature statistics)."
+    from hlgfa_nb.data import MVTecDataset
+    from hlgfa_nb.evaluate import untrained_detector
+    from hlgfa_nb.geometry import Pieces
+    from hlgfa_nb.limits import fit_feature_gaussian
+    from hlgfa_nb.train import geometry_of
+    det = untrained_detector(cfg, cfg.device)
+    if cfg.score.typicality:
+        det.typicality = fit_feature_gaussian(det, Pieces(MVTecDataset(cfg.root, 'train', cfg.categories, geometry_of(cfg))),
+                                              progress=progress)
+    return det
+
+DEMO_FILES = ('metrics_untrained.md',)      # beside the evaluation's files (evaluate.REPORT_FILES)
+
+def demo(out='hlgfa_out', n_train: int = 32, force: bool = False, progress: bool = True, **overrides) -> Path:
     "Synthetic data → short CPU training → evaluation (trained and untrained) → Table 3 and figures in `out`."
     import matplotlib; matplotlib.use('Agg')
-    from hlgfa_nb.train import fit, preset
-    from hlgfa_nb.evaluate import evaluate, evaluate_detector, untrained_detector
+    from hlgfa_nb.train import fit, geometry_of, preset
+    from hlgfa_nb.evaluate import evaluate, evaluate_detector, report_folder
     t0, out = time.perf_counter(), Path(out)
     again = (out/'run'/'checkpoint.pt').is_file()             # an earlier demo here: its results are replaced
-    out.mkdir(parents=True, exist_ok=True)
     cfg = preset('demo', **{'device': 'cpu', **overrides})
+    report_folder(out, overwrite=again or force, also=DEMO_FILES)   # a user's files of these names are not replaced
+    out.mkdir(parents=True, exist_ok=True)
     print(f"[1/4] synthetic MVTec-layout data ({cfg.image_size} px, {n_train} normal training images per category)")
     cfg.root = str(demo_data(out/'data', cfg.image_size, n_train, cfg.seed))
     print(f"[2/4] training the HLGFA module: {cfg.backbone} (weights: {cfg.weights or 'RANDOM INIT'}), {cfg.epochs} "
           f"epochs, {cfg.device}")
     ckpt = fit(cfg, out/'run', resume=True, progress=progress)
     print("[3/4] evaluating the untrained module (the reference)")
-    before = evaluate_detector(untrained_detector(cfg, cfg.device), cfg.root, size=cfg.image_size, examples=0,
+    before = evaluate_detector(_untrained(cfg, progress), cfg.root, size=geometry_of(cfg), examples=0,
                                progress=progress, title='untrained module (reference)')
     (out/'metrics_untrained.md').write_text(before.to_markdown())
     print("[4/4] evaluating the trained module")
-    after = evaluate(ckpt, cfg.root, out_dir=out, device=cfg.device, examples=3, progress=progress, overwrite=again)
+    after = evaluate(ckpt, cfg.root, out_dir=out, device=cfg.device, examples=3, progress=progress, overwrite=True)
     print('\n' + after.to_markdown())
     print("image / pixel AUROC, untrained → trained: " + ', '.join(
         f"{k} {100 * before.mean[k]:.1f} → {100 * after.mean[k]:.1f}" for k in ('AUC-I', 'AUC-P')))
+    print(f"false positives on the good test images at the stored thresholds (target {cfg.target_fpr:.1%}): " + ', '.join(
+        f"{c} images {r.at_threshold['image']['FPR']:.1%}, pixels {r.at_threshold['good_pixels']['FPR']:.1%}"
+        for c, r in after.categories.items()))
     print(f"\ndone in {time.perf_counter() - t0:.0f} s. Results in {out.resolve()}:")
     written = ('metrics.md', 'metrics.csv', 'metrics_per_type.csv', 'metrics_untrained.md', 'scores.csv')
     for name in (*written, *sorted(p.name for p in out.glob('examples_*.png'))):
@@ -247,7 +284,8 @@ def _add_demo(sub, fmt):
                        'evaluate it (and the untrained module, for reference), and write Table 3 (CSV + Markdown) and '
                        'figures to --out.')
     d.add_argument('--out', default='hlgfa_out', help='output folder (default: hlgfa_out)')
-    d.add_argument('--n-train', type=int, default=32, help='normal training images per category (default: 32)')
+    d.add_argument('--n-train', type=POSITIVE_INT, default=32, help='normal training images per category (default: 32)')
+    d.add_argument('--force', action='store_true', help='replace files of an earlier evaluation (metrics.md, ...) in --out')
     add_config_options(d, 'demo')
 
 def _add_train(sub, fmt):
@@ -275,8 +313,8 @@ def _add_eval(sub, fmt):
     e.add_argument('--data', help="dataset root (default: the checkpoint's training root)")
     e.add_argument('--out', default='hlgfa_eval', help='output folder')
     e.add_argument('--categories', nargs='+', help='categories to evaluate (default: those the model was trained on)')
-    e.add_argument('--examples', type=int, default=4, help='defective images per category in the figure')
-    e.add_argument('--batch-size', type=int, default=8); e.add_argument('--device', default='auto')
+    e.add_argument('--examples', type=COUNT, default=4, help='defective images per category in the figure')
+    e.add_argument('--batch-size', type=POSITIVE_INT, default=8); e.add_argument('--device', default='auto')
     e.add_argument('--weights', type=weights_arg, help="backbone weights file, if the checkpoint's has moved (checked "
                    "against the checkpoint's fingerprint)")
     e.add_argument('--force', action='store_true', help='replace an earlier evaluation in --out')
@@ -292,9 +330,9 @@ def _add_reproduce(sub, fmt):
     r.add_argument('--data', required=True, help='dataset root in MVTec AD layout')
     r.add_argument('--categories', nargs='+', help='categories to run (default: all under --data)')
     r.add_argument('--preset', default='cpu', help=_preset_help() + " (default: cpu)")
-    r.add_argument('--coreset', type=float, default=0.1, help='PatchCore coreset ratio (default: 0.1)')
+    r.add_argument('--coreset', type=checked(float, lambda v: 0 < v <= 1, 'in (0, 1]'), default=0.1, help='PatchCore coreset ratio (default: 0.1)')
     r.add_argument('--ablation', action='store_true', help='run the Table 2 loss ablation instead')
-    r.add_argument('--seeds', type=int, nargs='+', default=[0], help='ablation: one model per loss preset and seed (default: 0)')
+    r.add_argument('--seeds', type=COUNT, nargs='+', default=[0], help='ablation: one model per loss preset and seed (default: 0)')
     r.add_argument('--out', help='folder for checkpoints and the markdown tables (default: a temporary folder)')
     add_config_options(r)
 
@@ -307,7 +345,7 @@ def _add_deploy(sub, fmt):
     pr.add_argument('--checkpoint', required=True, help='checkpoint file or run folder (calibrated: hlgfa train does it)')
     pr.add_argument('images', nargs='+', help='image files, folders or glob patterns')
     pr.add_argument('--out', default='hlgfa_predictions', help='output folder (new or empty)')
-    pr.add_argument('--batch-size', type=int, default=8); pr.add_argument('--device', default='auto')
+    pr.add_argument('--batch-size', type=POSITIVE_INT, default=8); pr.add_argument('--device', default='auto')
     pr.add_argument('--no-maps', dest='maps', action='store_false', help='write the table only')
     pr.add_argument('--force', action='store_true', help='write into a folder that is not empty')
 
@@ -317,7 +355,7 @@ def _add_deploy(sub, fmt):
     ca.add_argument('--checkpoint', required=True, help='checkpoint file or run folder')
     ca.add_argument('--normal', nargs='+', help="normal images (files, folders, globs); default: the run's held-out images")
     ca.add_argument('--labelled', help='validation set in MVTec AD layout (test split with masks): F1-optimal thresholds')
-    ca.add_argument('--target-fpr', type=float, help="false-positive rate on normal images (default: the run's)")
+    ca.add_argument('--target-fpr', type=RATE, help="false-positive rate on normal images (default: the run's)")
     ca.add_argument('--device', default='auto')
 
     ex = sub.add_parser('export', formatter_class=fmt, help='export a run to ONNX',
@@ -325,7 +363,7 @@ def _add_deploy(sub, fmt):
                         'fixed input size, and a JSON file with its input layout, thresholds and normalisation.')
     ex.add_argument('--checkpoint', required=True, help='checkpoint file or run folder')
     ex.add_argument('--out', default='hlgfa_detector.onnx', help='the .onnx file to write')
-    ex.add_argument('--batch-size', type=int, default=1, help='images per call, fixed in the graph')
+    ex.add_argument('--batch-size', type=POSITIVE_INT, default=1, help='images per call, fixed in the graph')
     ex.add_argument('--force', action='store_true', help='replace an existing file')
 
 def _add_bench(sub, fmt):
@@ -334,9 +372,9 @@ def _add_bench(sub, fmt):
                        description='Images/s of feature caching, training (cached, uncached, augmented) and evaluation '
                        'on a synthetic category, for each backbone (random init: speed does not depend on weights).')
     b.add_argument('--backbones', nargs='+', default=['tf_efficientnet_lite2', 'wide_resnet50_2'], help='timm model names')
-    b.add_argument('--size', type=int, default=256, help='image size in pixels')
-    b.add_argument('--steps', type=int, default=4, help='training steps per epoch')
-    b.add_argument('--batch', type=int, default=8, help='batch size')
+    b.add_argument('--size', type=POSITIVE_INT, default=256, help='image size in pixels')
+    b.add_argument('--steps', type=POSITIVE_INT, default=4, help='training steps per epoch')
+    b.add_argument('--batch', type=POSITIVE_INT, default=8, help='batch size')
     b.add_argument('--device', default='cpu')
 
 def _add_data(sub, fmt):
@@ -386,13 +424,14 @@ def _interrupted(cmd: str, argv: list[str], args: dict) -> str:
 
 def main(argv=None) -> int:
     "Entry point of the `hlgfa` command; errors a user can fix are one line on stderr and exit status 2."
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = vars(_parser().parse_args(argv))
-    cmd = args.pop('command')
-    if cmd in ('demo', 'train', 'reproduce'): args.update(config_overrides(args))
-    try: result = _COMMANDS[cmd](**args)
+    argv, cmd = sys.argv[1:] if argv is None else list(argv), None
+    try:
+        args = vars(_parser().parse_args(argv))     # imports the library: Ctrl-C may come here too
+        cmd = args.pop('command')
+        if cmd in ('demo', 'train', 'reproduce'): args.update(config_overrides(args))
+        result = _COMMANDS[cmd](**args)
     except KeyboardInterrupt:
-        print(_interrupted(cmd, argv, args), file=sys.stderr)
+        print(_interrupted(cmd, argv, args) if cmd else 'hlgfa: interrupted.', file=sys.stderr)
         return 130
     except (OSError, ValueError, RuntimeError, TypeError, FloatingPointError) as e:
         print(f"hlgfa {cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)

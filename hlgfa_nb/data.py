@@ -18,23 +18,45 @@ from .geometry import as_geometry
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'SYNTHETIC_CATEGORIES', 'DEFECT_TYPES', 'MAGNETIC_TILE_COMMIT', 'MAGNETIC_TILE_URL', 'MAGNETIC_TILE_DEV',
-           'MVTEC_URL', 'MVTEC_SHA256', 'MVTEC_PAGE', 'MVTEC_CATEGORIES', 'read_image', 'mask_pixels', 'read_mask',
-           'list_categories', 'as_categories', 'select_categories', 'Sample', 'scan_category', 'MVTecDataset',
-           'synthetic_image', 'make_synthetic_mvtec', 'DataUnavailable', 'data_home', 'sha256', 'download',
-           'magnetic_tile_manifest', 'magnetic_tile', 'mvtec_ad']
+           'MVTEC_URL', 'MVTEC_SHA256', 'MVTEC_PAGE', 'MVTEC_CATEGORIES', 'image_size', 'read_image', 'mask_pixels',
+           'read_mask', 'list_categories', 'as_categories', 'select_categories', 'Sample', 'scan_category',
+           'MVTecDataset', 'synthetic_image', 'make_synthetic_mvtec', 'DataUnavailable', 'data_home', 'sha256',
+           'download', 'magnetic_tile_manifest', 'magnetic_tile', 'mvtec_ad']
 
 # %% ../nbs/00_data.ipynb #74eb15a2
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
-def _open(path) -> Image.Image:
-    "Open and fully decode `path`, turning every decoding failure into one clear error."
+_UNREADABLE = (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError,
+               Image.DecompressionBombWarning)
+
+def _why(path, e: Exception) -> ValueError:
+    "The one-line error for a file that cannot be read as an image."
+    if isinstance(e, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return ValueError(f"image {path} is larger than {Image.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx, the limit that bounds the "
+                          "memory a read takes (about 100 bytes per pixel when predicting): downscale it, or raise "
+                          "PIL.Image.MAX_IMAGE_PIXELS.")
+    return ValueError(f"cannot read image {path}: {e}. Replace or remove this file.")
+
+def _open(path, header: bool = False) -> Image.Image:
+    "Open and (unless `header`) fully decode `path`; every decoding failure, and an image over Pillow's size limit, is one clear error."
+    if not Path(path).is_file() and Path(path).exists():
+        raise ValueError(f"{path} is not a regular file (a folder, pipe or device): give image files.")
     try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if header: return im
+                im.load()
+                if im.getexif().get(0x0112, 1) != 1:
+                    warnings.warn(f"{path} has an EXIF orientation tag: it is read as stored, not turned upright "
+                                  "(masks are drawn on the stored pixels).", stacklevel=3)
+                return im.copy()
     except FileNotFoundError: raise
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as e:
-        raise ValueError(f"cannot read image {path}: {e}. Replace or remove this file.") from None
+    except _UNREADABLE as e: raise _why(path, e) from None
+
+def image_size(path) -> tuple[int, int]:
+    "(w, h) of the image at `path`, from its header, by the same rules as reading it."
+    return _open(path, header=True).size
 
 def _gray_float(im: Image.Image, path) -> np.ndarray:
     "A 16-bit, 32-bit integer or float gray image as H×W float32 in [0, 1], scaled by its type's range."
@@ -63,16 +85,22 @@ def _rgb_resized(im: Image.Image, size=None, path='image') -> np.ndarray:
 def read_image(path, size=None) -> np.ndarray:
     "Image at `path` as H×W×3 float32 in [0,1]; resized (antialiased bilinear) to `size` (int, (h, w), or a geometry's working size)."
     im = _open(path)
-    if hasattr(size, 'working_size'): size = size.working_size(im.size[1], im.size[0])
+    if hasattr(size, 'working_size'): size = size.checked_size(im.size[1], im.size[0], path)
     return _rgb_resized(im, size, path)
 
 def _hw(size): return (size, size) if isinstance(size, int) else tuple(size)
 
 # %% ../nbs/00_data.ipynb #f927ebe3
-def mask_pixels(im: Image.Image) -> np.ndarray:
-    "Defect pixels of a mask image: > 0 when its largest value is 1, else > half its range (8 or 16 bit); H×W bool."
-    a = np.asarray(im)
-    if a.ndim == 3: a = a[..., :3].max(2)                   # colour: the brightest channel (alpha ignored)
+def mask_pixels(im: Image.Image, path='mask') -> np.ndarray:
+    "Defect pixels of a mask image: > 0 when its largest value is 1, else > half its range (8 or 16 bit, or float [0, 1]); H×W bool."
+    if im.mode == 'F':
+        a = np.asarray(im)
+        if not (np.isfinite(a).all() and a.min(initial=0) >= 0 and a.max(initial=0) <= 1):
+            raise ValueError(f"float mask {path} has values outside [0, 1]: save it as 0/255 or 0/1 integers.")
+        return a > 0.5
+    if im.mode in ('LA', 'La'): a = np.asarray(im)[..., 0]               # gray and alpha: the gray (alpha ignored)
+    elif im.mode in ('1', 'L', 'I', 'F') or im.mode.startswith('I;'): a = np.asarray(im)
+    else: a = np.asarray(im.convert('RGB')).max(2)  # colour, or a palette by its colours: the brightest channel
     top = int(a.max()) if a.size else 0
     return a > 0 if top <= 1 else a > (127 if top <= 255 else 32767)
 
@@ -82,7 +110,7 @@ def read_mask(path, image_size: tuple[int, int], size=None) -> np.ndarray:
     if im.size != tuple(image_size):
         raise ValueError(f"mask {path} is {im.size[0]}x{im.size[1]} but its image is {image_size[0]}x{image_size[1]}; "
                          "a mask must have the size of its image.")
-    full = mask_pixels(im)
+    full = mask_pixels(im, path)
     if size is None: return full
     h, w = _hw(size)
     big = Image.fromarray(full.astype(np.uint8) * 255)
@@ -171,9 +199,7 @@ def scan_category(folder, split: str = 'train', category: str | None = None) -> 
 # %% ../nbs/00_data.ipynb #70657b2b
 def _aspect_range(paths) -> tuple[float, float]:
     "Smallest and largest width/height of the images at `paths` (headers only)."
-    ratios = []
-    for p in paths:
-        with Image.open(p) as im: ratios.append(im.size[0] / im.size[1])
+    ratios = [w / h for w, h in map(image_size, paths)]
     return min(ratios), max(ratios)
 
 class MVTecDataset(torch.utils.data.Dataset):
@@ -191,12 +217,12 @@ class MVTecDataset(torch.utils.data.Dataset):
 
     def original_size(self, i) -> tuple[int, int]:
         "(h, w) of image `i` in its file (header only)."
-        with Image.open(self.samples[i].path) as im: return im.size[::-1]
+        return image_size(self.samples[i].path)[::-1]
 
     def __getitem__(self, i) -> dict:
         s = self.samples[i]
         im = _open(s.path)
-        h, w = self.geometry.working_size(im.size[1], im.size[0])
+        h, w = self.geometry.checked_size(im.size[1], im.size[0], s.path)
         img = _rgb_resized(im, (h, w), s.path)
         mask = (read_mask(s.mask_path, im.size, (h, w)) if s.mask_path else np.zeros((h, w), bool))
         if s.mask_path and not mask.any():

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_deploy.ipynb #362d1652
 from __future__ import annotations
-import csv, glob, json, logging, math, os, time
+import csv, glob, json, logging, math, os, shutil, time, warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 import hlgfa_nb
 from .backbone import resize
-from .data import IMAGE_EXTS, MVTecDataset, read_image
+from .data import IMAGE_EXTS, MVTecDataset, image_size, read_image
 from .geometry import Geometry, as_geometry, blended_maps, score_images
 from .metrics import PixelMetrics, best_f1, tally_scores
 from .scoring import AnomalyDetector, ScoreConfig, blur_matrix, image_score
@@ -71,12 +71,22 @@ def _scores_and_pixels(detector, images, batch_size: int, progress: bool, desc: 
         step = max(1, math.ceil(math.sqrt(m.numel() / 16384)))
         scores.append(s); pixels.append(m[::step, ::step].flatten())
     if not scores: raise ValueError("calibrate got no normal images: pass a dataset or batches of defect-free images.")
-    return np.array(scores), torch.cat(pixels).numpy()
+    scores, pixels = np.array(scores), torch.cat(pixels).numpy()
+    if not (np.isfinite(scores).all() and np.isfinite(pixels).all()):
+        raise FloatingPointError("the detector's maps hold NaN or infinite values on the calibration images: its module's "
+                                 "weights are broken (a training run that diverged?). Train again with a lower lr.")
+    return scores, pixels
 
 def calibrate(detector: AnomalyDetector, normal, target_fpr: float = 0.005, labelled: MVTecDataset | None = None,
               source: str = 'normal images', batch_size: int = 8, progress: bool = True) -> Thresholds:
     "Thresholds of `detector`: quantiles of `normal` images at `target_fpr`, or the best-F1 ones on a `labelled` set."
+    if not 0 < target_fpr < 1:
+        raise ValueError(f"target_fpr={target_fpr}: a false-positive rate in (0, 1), e.g. 0.005 (0 cannot be reached).")
     scores, pixels = _scores_and_pixels(detector, normal, batch_size, progress, 'calibrating')
+    if labelled is None and (n := len(scores)) + 1 < 1 / target_fpr:
+        warnings.warn(f"{n} normal images cannot set an image threshold for a false-positive rate of {target_fpr:.2%}: "
+                      f"the threshold is their highest score, which about 1/(n + 1) = {1 / (n + 1):.1%} of new normal "
+                      f"images exceed. Calibrate on at least {math.ceil(1 / target_fpr) - 1} normal images.", stacklevel=2)
     if labelled is None:
         return Thresholds(float(np.quantile(scores, 1 - target_fpr, method='higher')),
                           float(np.quantile(pixels, 1 - target_fpr, method='higher')), float(np.median(scores)),
@@ -101,7 +111,7 @@ class ImageFiles(torch.utils.data.Dataset):
         p = self.paths[i]
         try:
             img, error = torch.from_numpy(read_image(p, self.geometry)).permute(2, 0, 1).contiguous(), ''
-            with Image.open(p) as im: w, h = im.size
+            w, h = image_size(p)
         except (OSError, ValueError) as e:
             img, (h, w), error = torch.zeros(3, *self.geometry.size), (0, 0), ' '.join(str(e).split())
         return dict(image=img, path=str(p), height=h, width=w, error=error)
@@ -119,7 +129,7 @@ def calibrate_checkpoint(checkpoint, normal=None, labelled=None, target_fpr: flo
         images = MVTecDataset(cfg.root, 'train', cfg.categories, geometry_of(cfg))
         source = "the training images (holdout=0: optimistic, expect more false positives on new images)"
     labelled = MVTecDataset(labelled, 'test', cfg.categories, geometry_of(cfg)) if isinstance(labelled, (str, Path)) else labelled
-    th = calibrate(det, images, target_fpr or cfg.target_fpr, labelled, source, progress=progress)
+    th = calibrate(det, images, cfg.target_fpr if target_fpr is None else target_fpr, labelled, source, progress=progress)
     save_checkpoint({**state, 'calibration': asdict(th)}, checkpoint)
     return th
 
@@ -154,7 +164,11 @@ class Predictor:
         if 'calibration' not in state:
             raise ValueError(f"{checkpoint} has no thresholds: run `hlgfa calibrate --checkpoint {checkpoint}` "
                              "(or calibrate_checkpoint) first.")
-        self.detector, self.thresholds = load_detector(checkpoint, device, weights), Thresholds(**state['calibration'])
+        self.thresholds = Thresholds(**state['calibration'])
+        if not all(map(math.isfinite, (self.thresholds.image, self.thresholds.pixel))):
+            raise ValueError(f"{checkpoint} has non-finite thresholds ({self.thresholds.image}, {self.thresholds.pixel}): "
+                             "its module is broken (a training run that diverged?). Train it again with a lower lr.")
+        self.detector = load_detector(checkpoint, device, weights)
         self.geometry = geometry_of(config_from_dict(state['config']))
 
     def __call__(self, images, names=None) -> list[Result]:
@@ -167,7 +181,7 @@ class Predictor:
         xs = list(images)
         names = names or [f'image {i}' for i in range(len(xs))]
         xs = [_check_tensor(x.float() if x.dtype == torch.float64 else x, n) for x, n in zip(xs, names)]
-        return self.results([dict(image=self.geometry.resize(x), height=x.shape[-2], width=x.shape[-1], path=n)
+        return self.results([dict(image=self.geometry.resize(x, n), height=x.shape[-2], width=x.shape[-1], path=n)
                              for x, n in zip(xs, names)])
 
     @torch.inference_mode()
@@ -181,18 +195,28 @@ class Predictor:
         return out
 
 # %% ../nbs/14_deploy.ipynb #d3f3cbc5
+def _glob(pattern: str) -> list[Path]:
+    "The paths a glob pattern matches, `**` included, never following links to folders (no loop can hang it)."
+    parts = Path(pattern).parts
+    k = next((i for i, s in enumerate(parts) if glob.has_magic(s)), len(parts))
+    base, rest = Path(*parts[:k]) if k else Path('.'), Path(*parts[k:]) if k < len(parts) else None
+    return list(base.glob(str(rest))) if rest else [base]
+
 def find_images(inputs) -> list[Path]:
-    "Image files named by `inputs`: files, folders (searched recursively) and glob patterns, sorted, without repeats."
+    """Image files named by `inputs`: files, folders (searched recursively) and glob patterns, sorted, each file once.
+    Links to folders are not followed in a search; a link whose target is gone is kept, to be reported as unreadable."""
     found, missing = [], []
     for item in [inputs] if isinstance(inputs, (str, Path)) else inputs:
         p = Path(item)
-        if p.is_dir(): hits = [q for q in p.rglob('*') if q.suffix.lower() in IMAGE_EXTS and q.is_file()]
-        elif p.is_file(): hits = [p]
-        else: hits = [Path(q) for q in glob.glob(str(item), recursive=True) if Path(q).suffix.lower() in IMAGE_EXTS]
-        found += sorted(hits)
+        if p.exists() and not p.is_dir() and not p.is_file():
+            raise ValueError(f"{p} is not a regular file (a pipe or device): give image files, folders or patterns.")
+        hits = p.rglob('*') if p.is_dir() else [p] if p.is_file() else _glob(str(item))
+        hits = sorted(q for q in hits if q.suffix.lower() in IMAGE_EXTS and (q.is_file() or q.is_symlink() and not q.exists()))
+        found += hits
         if not hits: missing.append(str(item))
     if missing: raise FileNotFoundError(f"no image found at {missing} (images end in {', '.join(IMAGE_EXTS)}).")
-    return list(dict.fromkeys(found))
+    seen = set()
+    return [q for q in found if not (os.path.realpath(q) in seen or seen.add(os.path.realpath(q)))]  # each file once
 
 def _colour(values: np.ndarray) -> np.ndarray:
     import matplotlib
@@ -207,13 +231,15 @@ def map_picture(image: np.ndarray, result: Result, thresholds: Thresholds) -> Im
     return Image.fromarray(np.concatenate([over, gap, heat, gap, mask], axis=1))
 
 # %% ../nbs/14_deploy.ipynb #3845c6c2
-def _out_folder(out_dir, overwrite: bool) -> Path:
+def _out_folder(out_dir, overwrite: bool) -> tuple[Path, bool]:
+    "The predictions' folder, made if missing, and whether it was new or empty (what a failed run may remove again)."
     out = Path(out_dir)
     if out.exists() and not out.is_dir(): raise FileExistsError(f"{out} is a file: give a folder for the predictions.")
-    if out.exists() and any(out.iterdir()) and not overwrite:
+    fresh = not out.exists() or not any(out.iterdir())
+    if not fresh and not overwrite:
         raise FileExistsError(f"{out} is not empty: choose a new folder, or pass overwrite=True (hlgfa predict --force).")
-    (out/'maps').mkdir(parents=True, exist_ok=True)
-    return out
+    out.mkdir(parents=True, exist_ok=True)
+    return out, fresh
 
 def _as_list(items: list[dict]) -> list[dict]: return items      # images of different sizes stay apart
 
@@ -222,7 +248,16 @@ CSV_FIELDS = ('image', 'score', 'normalised', 'decision', 'defect_area_px', 'err
 def predict_files(predictor: Predictor, inputs, out_dir, batch_size: int = 8, maps: bool = True, overwrite: bool = False,
                   num_workers: int = 0, progress: bool = True) -> dict:
     "Predict every image named by `inputs` into `out_dir` (CSV, JSON, map and mask PNGs); returns the summary."
-    paths, out = find_images(inputs), _out_folder(out_dir, overwrite)
+    paths = find_images(inputs)
+    out, fresh = _out_folder(out_dir, overwrite)
+    try: return _predict_into(out, predictor, paths, batch_size, maps, num_workers, progress)
+    except BaseException:
+        if fresh: shutil.rmtree(out, ignore_errors=True); out.mkdir(parents=True, exist_ok=True)   # as it was: empty
+        raise
+
+def _predict_into(out: Path, predictor: Predictor, paths: list[Path], batch_size: int, maps: bool, num_workers: int,
+                  progress: bool) -> dict:
+    if maps: (out/'maps').mkdir(exist_ok=True)
     loader = torch.utils.data.DataLoader(ImageFiles(paths, predictor.geometry), batch_size=batch_size, collate_fn=_as_list,
                                          num_workers=num_workers)
     rows, t0 = [], time.perf_counter()
@@ -261,7 +296,11 @@ def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False) 
     "The detector of `checkpoint` as one ONNX graph (inputs N×3×H×W in [0, 1] → maps, scores) and `<path>.json`."
     _needs('onnx', 'onnxscript')
     path = Path(path)
-    if path.exists() and not overwrite: raise FileExistsError(f"{path} exists: choose another file or pass overwrite=True.")
+    if not overwrite and (old := [str(p) for p in (path, Path(f'{path}.json')) if p.exists()]):
+        raise FileExistsError(f"{' and '.join(old)} exist{'s' if len(old) == 1 else ''}: choose another file or pass "
+                              "overwrite=True (hlgfa export --force).")
+    if not (isinstance(batch_size, int) and batch_size >= 1):
+        raise ValueError(f"batch_size={batch_size!r}: the images per call fixed in the graph, an integer ≥ 1.")
     state = load_checkpoint(checkpoint)
     cfg, det = config_from_dict(state['config']), load_detector(checkpoint, 'cpu').eval()
     det.channels_last = False

@@ -87,7 +87,7 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
     if len({s.category for s in dataset.samples}) != 1:
         raise ValueError(f"evaluate_category takes one category, got {dataset.categories}; metrics are per category.")
     pixel, scores, kept, lo, hi = PixelMetrics(metrics_cfg), [], [], math.inf, -math.inf
-    pixel_counts = np.zeros(4, np.int64)
+    pixel_counts, good_counts = np.zeros(4, np.int64), np.zeros(4, np.int64)   # all images; the good ones alone
     types = sorted({s.defect for s in dataset.samples} - {'good'})
     per_pixel = {t: PixelMetrics(metrics_cfg) for t in types} if len(types) > 1 else {}
     want, items = set(examples), (dataset[i] for i in range(len(dataset)))
@@ -103,12 +103,16 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
         pixel.update(m[None], mask[None])
         for t, pm in per_pixel.items():                        # each type with the good images
             if item['defect'] in ('good', t): pm.update(m[None], mask[None])
-        if thresholds: pixel_counts += _counts((m >= thresholds[1]).numpy(), mask.bool().numpy())
+        if thresholds:
+            counts = _counts((m >= thresholds[1]).numpy(), mask.bool().numpy())
+            pixel_counts += counts
+            if item['defect'] == 'good': good_counts += counts
         scores.append(s); lo, hi = min(lo, float(m.min())), max(hi, float(m.max()))
     scores, labels = np.array(scores, np.float32), np.array([s.label for s in dataset.samples], bool)
     metrics = dict.fromkeys(METRIC_NAMES, float('nan'))       # what one kind of image alone cannot give stays NaN
     if 0 < labels.sum() < len(labels): metrics |= image_metrics(scores, labels) | pixel.compute()
-    at = None if not thresholds else dict(image=rates(*_counts(scores >= thresholds[0], labels)), pixel=rates(*pixel_counts))
+    at = None if not thresholds else dict(image=rates(*_counts(scores >= thresholds[0], labels)), pixel=rates(*pixel_counts),
+                                          good_pixels=rates(*good_counts))     # the pixel rate the calibration promises
     return CategoryResult(dataset.categories[0], {k: metrics[k] for k in METRIC_NAMES}, scores, list(dataset.samples),
                           kept, (lo, hi), at, _per_type(per_pixel, dataset.samples, scores, labels))
 
@@ -210,10 +214,14 @@ def _at_threshold_lines(self: EvalResult) -> list[str]:
     rows = [(c, r.at_threshold) for c, r in self.categories.items() if r.at_threshold]
     if not rows: return []
     keys = [(lvl, k) for lvl in ('image', 'pixel') for k in ('precision', 'recall', 'F1', 'FPR')]
-    cell = lambda v: 'n/a' if v != v else f"{100 * v:.1f}"
-    return (['', '**At the stored thresholds** (decisions a line would make)', '',
-             '| Category | ' + ' | '.join(f"{k} ({lvl[0].upper()})" for lvl, k in keys) + ' |', '|' + '---|' * (1 + len(keys))]
-            + ['| ' + ' | '.join([c] + [cell(a[lvl][k]) for lvl, k in keys]) + ' |' for c, a in rows])
+    cell = lambda v: 'n/a' if v is None or v != v else f"{100 * v:.1f}"
+    return (['', '**At the stored thresholds** (decisions a line would make; FPR (P) counts every normal pixel, also those '
+             "beside a defect; the thresholds' promise is the FPR of good images, beside its target)", '',
+             '| Category | ' + ' | '.join(f"{k} ({lvl[0].upper()})" for lvl, k in keys) + ' | FPR (P, good images) | target FPR |',
+             '|' + '---|' * (3 + len(keys))]
+            + ['| ' + ' | '.join([c] + [cell(a[lvl][k]) for lvl, k in keys] + [cell(a['good_pixels']['FPR']),
+                                                                               cell(a.get('target_fpr'))]) + ' |'
+               for c, a in rows])
 
 # %% ../nbs/09_evaluate.ipynb #76d45839
 def plot_examples(results, per_category: int | None = None, size: float = 2.0):
@@ -233,16 +241,10 @@ def plot_examples(results, per_category: int | None = None, size: float = 2.0):
     return fig
 
 # %% ../nbs/09_evaluate.ipynb #44db8148
-def _detectors(checkpoint, device, weights=None):
-    "{category or None: (config, detector, trained categories)} for a checkpoint or a {category: checkpoint} dict."
-    items = checkpoint.items() if isinstance(checkpoint, dict) else [(None, checkpoint)]
-    out = {}
-    for cat, path in items:
-        state = load_checkpoint(path)
-        cal = state.get('calibration')
-        out[cat] = (config_from_dict(state['config']), load_detector(path, device, weights), state['categories'],
-                    (cal['image'], cal['pixel']) if cal else None)
-    return out
+def _open_run(path, device, weights=None):
+    "(config, detector, trained categories, stored calibration or None) of one checkpoint."
+    state = load_checkpoint(path)
+    return config_from_dict(state['config']), load_detector(path, device, weights), state['categories'], state.get('calibration')
 
 def describe(cfg: Config) -> str:
     "Backbone, weights (RANDOM INIT said loudly) and image size of a run, for table titles."
@@ -250,45 +252,56 @@ def describe(cfg: Config) -> str:
     size = cfg.image_size if isinstance(cfg.image_size, int) else '{1}×{0}'.format(*cfg.image_size)
     return f"{cfg.backbone}, weights {w}, {size} px" + ('' if cfg.geometry == 'squash' else f", {geometry_of(cfg).describe()}")
 
-REPORT_FILES = ('metrics.csv', 'metrics.md', 'scores.csv')
+REPORT_FILES = ('metrics.csv', 'metrics.md', 'metrics_per_type.csv', 'scores.csv', 'examples_*.png')
 
-def report_folder(out_dir, overwrite: bool = False) -> Path:
-    "`out_dir`, made if missing, after checking it is a folder without an earlier evaluation (unless `overwrite`)."
+def report_folder(out_dir, overwrite: bool = False, also=()) -> Path:
+    "`out_dir` after checking it is a folder without an earlier evaluation's files (or `also`'s), unless `overwrite`."
     out = Path(out_dir)
     if out.exists() and not out.is_dir(): raise FileExistsError(f"{out} is a file: give a folder for the evaluation.")
-    if not overwrite and (old := [f for f in REPORT_FILES if (out/f).exists()]):
+    if not overwrite and (old := [p.name for f in (*REPORT_FILES, *also) for p in sorted(out.glob(f))]):
         raise FileExistsError(f"{out} already holds an evaluation ({', '.join(old)}): choose another folder, or replace "
                               "it with overwrite=True (hlgfa eval --force).")
-    out.mkdir(parents=True, exist_ok=True)
     return out
+
+def _root_of(per: dict) -> str:
+    "The training root of the first of the per-category checkpoints that can be read."
+    for path in per.values():
+        try: return config_from_dict(load_checkpoint(path)['config']).root
+        except (OSError, ValueError): pass
+    raise ValueError(f"none of the checkpoints {[str(p) for p in per.values()]} can be read: pass root=<dataset folder>.")
 
 def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: int = 8, device='auto',
              examples: int = 4, metrics_cfg: MetricsConfig | None = None, progress: bool = True, weights=None,
              overwrite: bool = False, original: bool = False) -> EvalResult:
-    "Table 3 and Fig. 6 of a checkpoint (or {category: checkpoint}) on the test images of `root`, category by category."
+    """Table 3 and Fig. 6 of a checkpoint (or {category: checkpoint}) on the test images of `root`, category by category;
+    a category that fails (its checkpoint, its images, its figure) is reported and the others go on."""
     if out_dir is not None: report_folder(out_dir, overwrite)
-    dets = _detectors(checkpoint, device, weights)
-    cfg0, _, trained, _ = next(iter(dets.values()))
-    root = root if root is not None else cfg0.root
+    per = dict(checkpoint) if isinstance(checkpoint, dict) else None
+    runs = {} if per else {None: _open_run(checkpoint, device, weights)}
+    root = root if root is not None else runs[None][0].root if runs else _root_of(per)
     if root is None: raise ValueError("no dataset root: pass root=<folder in MVTec AD layout>.")
     found = list_categories(root)
-    if categories is None:
-        mine = [c for c in (dets if None not in dets else trained) if c in found]
-        categories = mine or list(found)
+    if categories is None: categories = [c for c in (per or runs[None][2]) if c in found] or list(found)
     categories = list(as_categories(categories))
-    if None not in dets and (missing := [c for c in categories if c not in dets]):
-        raise ValueError(f"no checkpoint for categories {missing}; the per-category checkpoints cover {sorted(dets)}.")
-    result = EvalResult({}, f"HLGFA on {Path(root).name}: {describe(cfg0)}")
+    if per and (missing := [c for c in categories if c not in per]):
+        raise ValueError(f"no checkpoint for categories {missing}; the per-category checkpoints cover {sorted(per)}.")
+    result = EvalResult({})
     for c in categories:
-        cfg, det, _, thresholds = dets[c if c in dets else None]
         try:
+            if per: runs[c] = _open_run(per[c], device, weights)
+            cfg, det, _, cal = runs[c if per else None]
+            result.title = result.title or f"HLGFA on {Path(root).name}: {describe(cfg)}"
             test = MVTecDataset(root, 'test', c, size=geometry_of(cfg))
-            result.categories[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg,
-                                                     progress, thresholds, original)
-        except (OSError, ValueError) as e:
+            r = result.categories[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg,
+                                                         progress, cal and (cal['image'], cal['pixel']), original)
+            if cal: r.at_threshold['target_fpr'] = cal['target_fpr']
+            if out_dir is not None: write_report(result, out_dir, figures=[c])
+        except (OSError, ValueError, RuntimeError) as e:
+            result.categories.pop(c, None); runs.pop(c, None)
             result.failed[c] = ' '.join(str(e).split())
             warnings.warn(f"category {c} not evaluated: {result.failed[c]}", stacklevel=2)
-        if out_dir is not None and result.categories: write_report(result, out_dir, figures=[c])
+            if out_dir is not None and result.categories: write_report(result, out_dir, figures=[])
+        if per: runs.pop(c, None)                                # one category's detector in memory at a time
     if not result.categories:
         raise ValueError("no category could be evaluated: " + '; '.join(f"{c}: {w}" for c, w in result.failed.items()))
     return result

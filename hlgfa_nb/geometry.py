@@ -7,16 +7,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-import torch.nn.functional as F
+from PIL import Image
 
 from .scoring import image_score
 
 # %% auto #0
-__all__ = ['GEOMETRIES', 'tile_starts', 'Geometry', 'as_geometry', 'Pieces', 'blended_maps', 'score_images']
+__all__ = ['GEOMETRIES', 'MIN_SIDE', 'tile_starts', 'Geometry', 'as_geometry', 'Pieces', 'blended_maps', 'score_images']
 
 # %% ../nbs/16_geometry.ipynb #d5fde2ca
 GEOMETRIES = ('squash', 'keep_aspect', 'tiles')
+MIN_SIDE = 8    # the shortest side, in px, of an image and of what a geometry makes of it: below, nothing to inspect
 
 def _pair(size) -> tuple[int, int]:
     "An int or (h, w) as (h, w)."
@@ -57,6 +59,14 @@ class Geometry:
         s = min(th / h, tw / w)
         return min(th, max(1, round(h * s))), min(tw, max(1, round(w * s)))
 
+    def checked_size(self, h: int, w: int, name='image') -> tuple[int, int]:
+        "`working_size`, refused (naming `name`) when the image or what this geometry makes of it has a side under `MIN_SIDE`."
+        H, W = self.working_size(h, w)
+        if min(h, w, H, W) >= MIN_SIDE: return H, W
+        made = '' if min(h, w) < MIN_SIDE else f", which becomes {W}×{H} px ({self.describe()})"
+        raise ValueError(f"image {name} is {w}×{h} px{made}: too small to inspect (each side must be ≥ {MIN_SIDE} px). "
+                         + ("Remove it." if not made else "Choose another geometry (e.g. tiles) or a larger tile scale."))
+
     def corners(self, H: int, W: int) -> list[tuple[int, int]]:
         "Top-left corner of each model input over an image at working size H×W: one, or the tiles row by row."
         if self.kind != 'tiles': return [(0, 0)]
@@ -72,11 +82,12 @@ class Geometry:
         out[:, :H, :W] = image
         return out
 
-    def resize(self, image: torch.Tensor) -> torch.Tensor:
-        "A 3×h×w image tensor in [0, 1] at its working size (antialiased bilinear, as files are read)."
-        size = self.working_size(*image.shape[-2:])
-        out = F.interpolate(image[None].float(), size=size, mode='bilinear', antialias=True, align_corners=False)
-        return out[0].clamp(0, 1)
+    def resize(self, image: torch.Tensor, name='image') -> torch.Tensor:
+        "A 3×h×w image tensor in [0, 1] at its working size, resized as files are read (Pillow's antialiased bilinear)."
+        h, w = self.checked_size(*image.shape[-2:], name)
+        channels = image.detach().float().cpu().numpy()
+        out = [np.asarray(Image.fromarray(c, 'F').resize((w, h), Image.BILINEAR)) for c in channels]
+        return torch.from_numpy(np.stack(out)).clamp(0, 1).to(image.device)
 
     def window(self) -> torch.Tensor:
         "Blending weight of each pixel of a tile: a product of sine windows, highest at the centre, never 0."
@@ -101,7 +112,8 @@ class Pieces(torch.utils.data.Dataset):
         self.images, self.geometry, self.split = images, images.geometry, getattr(images, 'split', None)
         self.categories = images.categories
         g = self.geometry
-        self.index = [(i, c) for i in range(len(images)) for c in g.corners(*g.working_size(*images.original_size(i)))]
+        self.index = [(i, c) for i in range(len(images))
+                      for c in g.corners(*g.checked_size(*images.original_size(i), images.samples[i].path))]
         self.samples = [images.samples[i] for i, _ in self.index]
         self._last = (None, None)
 

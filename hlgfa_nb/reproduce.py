@@ -21,7 +21,7 @@ from .baselines import PatchCore, PatchCoreConfig
 # %% auto #0
 __all__ = ['PAPER_SOURCE', 'TABLE1_COLUMNS', 'TABLE1_METHODS', 'TABLE2_COLUMNS', 'PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3',
            'METHODS', 'paper_mean_gaps', 'peak_memory_mb', 'inference_throughput', 'state_mb', 'Reproduction',
-           'patchcore_config', 'reproduce', 'Ablation', 'loss_ablation', 'main']
+           'patchcore_config', 'new_folder', 'reproduce', 'Ablation', 'loss_ablation', 'main']
 
 # %% ../nbs/13_reproduce.ipynb #afa505d8
 PAPER_SOURCE = ("H. Zhou, Y. Gao, Y. Du, X. Zheng (Innolight Technology Research Institute), \"HLGFA: High-Low Resolution "
@@ -206,6 +206,14 @@ def _measure(det, images, batch_size, repeats, device) -> dict[str, float]:
     peak = peak_memory_mb(lambda: det.predict(images[:batch_size].to(device)), device)
     return dict(images_per_s=rate, peak_mb=peak, state_mb=state_mb(det))
 
+def new_folder(out_dir) -> Path:
+    "`out_dir`, which must be new or empty: a study writes its runs and tables there and replaces nothing."
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} is not a new or empty folder: a study writes its runs and tables there and replaces "
+                              "nothing. Choose another folder.")
+    return out
+
 def reproduce(root, categories=None, cfg: Config | None = None, patchcore: PatchCoreConfig | None = None,
               out_dir=None, batch_size: int = 8, speed_images: int = 16, repeats: int = 3,
               progress: bool = False, original: bool = False) -> Reproduction:
@@ -213,7 +221,7 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
     cats = list(select_categories(root, categories))
     cfg = replace(cfg or preset('cpu'), root=str(root), categories=tuple(cats))
     pc_cfg = patchcore_config(cfg, patchcore)
-    work = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_reproduce_'))
+    work = new_folder(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_reproduce_'))
     t0 = time.perf_counter()
     hlgfa = load_detector(fit(cfg, work/'hlgfa', progress=progress), cfg.device)
     fit_h = time.perf_counter() - t0
@@ -268,7 +276,7 @@ def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tupl
         raise ValueError(f"unknown loss presets {unknown}; choose from {list(LOSS_PRESETS)}")
     cfg = replace(cfg or preset('cpu'), root=str(root), categories=as_categories(categories))
     keep = {k: getattr(cfg.loss, k) for k in ('cls', 'focal_gamma', 'js_temperature', 'eps')}
-    work = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_ablation_'))
+    work = new_folder(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_ablation_'))
     results = {p: [] for p in presets}
     for p in presets:
         for s in seeds:

@@ -46,7 +46,9 @@ class ScoreConfig:
                   (self.neighbourhood >= 1 and self.neighbourhood % 2 == 1, "neighbourhood must be an odd size >= 1"),
                   (self.combine in ('mean', 'per_stage'), "combine must be 'mean' or 'per_stage'"),
                   (self.typicality >= 0, "typicality is a weight >= 0 (0: the paper's map)"),
-                  (self.margin >= 0, "margin is a number of pixels >= 0 (0: the paper's image score)")]
+                  (self.margin >= 0, "margin is a number of pixels >= 0 (0: the paper's image score)"),
+                  (all(map(math.isfinite, (self.sigma, self.topk, self.tau, self.delta, self.typicality))),
+                   "sigma, topk, tau, delta and typicality must be finite numbers")]
         for ok, msg in checks:
             if not ok: raise ValueError(f"ScoreConfig: {msg}; got {self}")
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_train.ipynb #2e73e81b
 from __future__ import annotations
-import json, math, os, shutil, socket, tempfile, time
+import errno, json, math, os, shutil, socket, tempfile, time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -27,9 +27,9 @@ from .augment import AugConfig, NoisyTrainingSet
 from .scoring import ScoreConfig
 
 # %% auto #0
-__all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT', 'Config', 'geometry_of',
-           'recipe', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'override', 'preset',
-           'resolve_device', 'amp_dtype', 'autocast', 'epoch_batches', 'rank_share', 'build_backbone',
+__all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT', 'LOCK', 'Config',
+           'geometry_of', 'recipe', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'override',
+           'preset', 'resolve_device', 'amp_dtype', 'autocast', 'epoch_batches', 'rank_share', 'build_backbone',
            'backbone_fingerprint', 'build_module', 'feature_bytes', 'backbone_features', 'FeatureCache',
            'versions_compatible', 'save_checkpoint', 'load_checkpoint', 'check_backbone', 'load_trained', 'Trainer',
            'check_image_size', 'holdout_split', 'fit', 'fit_per_category', 'fit_multiprocess', 'paper_setting']
@@ -101,14 +101,20 @@ class Config:
         for name in ('epochs', 'batch_size', 'save_every'):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1: raise ValueError(f"Config.{name}={v!r}: must be an integer ≥ 1.")
+        for name in ('seed', 'num_workers'):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 0: raise ValueError(f"Config.{name}={v!r}: must be an integer ≥ 0.")
+        if not self.stages or any(not isinstance(s, int) or s < 0 for s in self.stages) or list(self.stages) != sorted(set(self.stages)):
+            raise ValueError(f"Config.stages={self.stages!r}: backbone stages as increasing integers ≥ 0, at least one, e.g. (1, 2, 3).")
+        if not self.weight_decay >= 0: raise ValueError(f"Config.weight_decay={self.weight_decay}: must be ≥ 0.")
         if self.geometry not in GEOMETRIES: raise ValueError(f"Config.geometry={self.geometry!r}: choose one of {GEOMETRIES}.")
         if not self.tile_scale > 0: raise ValueError(f"Config.tile_scale={self.tile_scale}: must be > 0 (1: native pixels).")
         if not 0 <= self.tile_overlap < 1: raise ValueError(f"Config.tile_overlap={self.tile_overlap}: must be in [0, 1).")
         if not 0 < self.lr_scale < 1: raise ValueError(f"Config.lr_scale={self.lr_scale}: must be in (0, 1), e.g. 0.5.")
         if not 0 <= self.holdout < 1: raise ValueError(f"Config.holdout={self.holdout}: must be in [0, 1), e.g. 0.1.")
         if not 0 < self.target_fpr < 1: raise ValueError(f"Config.target_fpr={self.target_fpr}: must be in (0, 1), e.g. 0.005.")
-        if not 0 < self.lr_min <= self.lr:
-            raise ValueError(f"Config.lr={self.lr}, lr_min={self.lr_min}: need 0 < lr_min ≤ lr (paper: 1e-3 → 1e-4).")
+        if not 0 < self.lr_min <= self.lr <= 1:
+            raise ValueError(f"Config.lr={self.lr}, lr_min={self.lr_min}: need 0 < lr_min ≤ lr ≤ 1 (paper: 1e-3 → 1e-4).")
         if self.padding not in PADDINGS: raise ValueError(f"Config.padding={self.padding!r}: choose one of {PADDINGS}.")
         if self.amp not in AMP_MODES: raise ValueError(f"Config.amp={self.amp!r}: choose one of {AMP_MODES}.")
         if self.feature_cache not in CACHE_MODES:
@@ -117,6 +123,13 @@ class Config:
             if not isinstance(getattr(self, name), kind):
                 raise TypeError(f"Config.{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}; "
                                 "use config_from_dict for plain dicts.")
+        for where, part in [('Config', self)] + [(f'Config.{n}', getattr(self, n)) for n in SECTIONS]:
+            for f in fields(part):
+                v = getattr(part, f.name)
+                if isinstance(v, float) and not math.isfinite(v): raise ValueError(f"{where}.{f.name}={v}: must be finite.")
+        if 2 * self.score.margin >= min(sides):
+            raise ValueError(f"Config.score.margin={self.score.margin} leaves nothing of a {self.image_size}-px map to score: "
+                             f"use a margin below {(min(sides) + 1) // 2}.")
 
 RUNTIME_FIELDS = tuple(f.name for f in fields(Config) if f.metadata.get('runtime'))
 
@@ -349,6 +362,11 @@ def save_checkpoint(state: dict, path) -> Path:
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:          # torch reports a full disk as "unexpected pos" or "failed writing"
+        full = getattr(e, 'errno', None) == errno.ENOSPC or any(s in str(e) for s in ('unexpected pos', 'failed writing'))
+        why = 'the disk is full' if full else ' '.join(str(e).split())[:200]
+        raise OSError(f"cannot write checkpoint {path}: {why} ({shutil.disk_usage(path.parent).free / 2**20:.0f} MB free "
+                      "there). Free space or choose another folder; the previous checkpoint, if any, is intact.") from None
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
     return path
@@ -640,16 +658,38 @@ def _check_resumable(self: Trainer, state: dict):
                          f"{state['step'] / self.steps_per_epoch:g} already; ask for at least that many.")
 
 # %% ../nbs/08_train.ipynb #40e61df7
-def _prepare_out(out_dir: Path) -> bool:
-    "Check that `out_dir` can hold a run, removing what a killed run left half-written; True if it is new."
-    if out_dir.exists() and not out_dir.is_dir(): raise FileExistsError(f"out_dir {out_dir} is a file: give a folder.")
-    if not out_dir.exists(): return True
+LOCK = '.hlgfa.lock'
+
+def _alive(host: str, pid: str) -> bool:
+    "Whether process `pid` of `host` may still run (only a process of this machine can be seen to have ended)."
+    if host != socket.gethostname() or not pid.isdigit() or os.name == 'nt': return True
+    try: os.kill(int(pid), 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+def _claim(out_dir: Path) -> Path:
+    "Make `out_dir` this process's (a lock file naming it), or fail while another live run holds it; returns the lock."
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock, me = out_dir/LOCK, f"{socket.gethostname()} {os.getpid()}"
+    while True:
+        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            host, _, pid = lock.read_text().partition(' ')
+            if _alive(host, pid):
+                raise FileExistsError(f"{out_dir} is being written by another run (process {pid or '?'} on {host or '?'}): "
+                                      f"wait for it or choose another folder (if no run is going on, delete {lock}).") from None
+            lock.unlink(missing_ok=True); continue           # left by a run that was killed
+        os.write(fd, me.encode()); os.close(fd)
+        return lock
+
+def _prepare_out(out_dir: Path):
+    "Check that `out_dir` (claimed) can hold a run, removing what a killed run left half-written."
     for tmp in out_dir.glob('.checkpoint.pt.*.tmp'): tmp.unlink()
     for cache in out_dir.glob('feature_cache_rank*'): shutil.rmtree(cache, ignore_errors=True)
-    if not (out_dir/'checkpoint.pt').is_file() and any(out_dir.iterdir()):
+    if not (out_dir/'checkpoint.pt').is_file() and any(p.name != LOCK for p in out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} holds files but no checkpoint.pt, so it is not a run of hlgfa_nb: choose a new "
                               "or empty folder (nothing in it is overwritten).")
-    return False
 
 def _after_training(cfg: Config, ckpt: Path, progress: bool):
     "What a finished run still needs: normal-feature statistics if the score uses them (15), then thresholds (14)."
@@ -664,14 +704,17 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
     out_dir = Path(out_dir)
     ckpt = out_dir/'checkpoint.pt'
     rank, world, local_rank = _dist_env()
-    new = _prepare_out(out_dir) if rank == 0 else False
-    state = load_checkpoint(ckpt, cfg.backbone) if ckpt.is_file() else None
-    if state is not None and not resume:
-        raise FileExistsError(f"{out_dir} already holds a checkpoint ({state['step']}/{state['total_steps']} steps); "
-                              "pass resume=True to continue it, or choose another out_dir.")
+    if out_dir.exists() and not out_dir.is_dir(): raise FileExistsError(f"out_dir {out_dir} is a file: give a folder.")
+    new = rank == 0 and not out_dir.exists()
+    lock = _claim(out_dir) if rank == 0 else None
     own_group = world > 1 and not dist.is_initialized()
-    if own_group: dist.init_process_group('nccl' if resolve_device(cfg.device, local_rank).type == 'cuda' else 'gloo')
     try:
+        if rank == 0: _prepare_out(out_dir)
+        state = load_checkpoint(ckpt, cfg.backbone) if ckpt.is_file() else None
+        if state is not None and not resume:
+            raise FileExistsError(f"{out_dir} already holds a checkpoint ({state['step']}/{state['total_steps']} steps); "
+                                  "pass resume=True to continue it, or choose another out_dir.")
+        if own_group: dist.init_process_group('nccl' if resolve_device(cfg.device, local_rank).type == 'cuda' else 'gloo')
         run = Trainer(cfg, out_dir, progress)
         if state is not None: run.restore(state)
         if run.step >= run.total and 'calibration' in (state or {}): return ckpt
@@ -679,12 +722,17 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
         try: run.run(max_steps)
         finally:
             if run.cache is not None: run.cache.close()
-        if run.step >= run.total and rank == 0: _after_training(cfg, ckpt, progress)
+        if run.step >= run.total and rank == 0:
+            if bad := [n for n, p in run.module.named_parameters() if not torch.isfinite(p).all()]:
+                raise FloatingPointError(f"training ended with NaN or infinite weights ({len(bad)} tensors, e.g. {bad[0]}): "
+                                         f"the run diverged. Train again with a lower lr (now {cfg.lr:g}) in a new folder.")
+            _after_training(cfg, ckpt, progress)
     except BaseException:
         if new and not ckpt.is_file(): shutil.rmtree(out_dir, ignore_errors=True)   # a new run that saved nothing
         raise
     finally:
-        if own_group: dist.destroy_process_group()
+        if own_group and dist.is_initialized(): dist.destroy_process_group()
+        if lock is not None: lock.unlink(missing_ok=True)
     return ckpt
 
 # %% ../nbs/08_train.ipynb #482dc4fd

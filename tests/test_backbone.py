@@ -47,7 +47,34 @@ def test_url_from_local_http_server(reference, serve, tmp_path):
     folder, base = serve
     torch.save(reference, folder/'resnet18_weights.pth')
     assert same_weights(FrozenBackbone('resnet18', weights=f'{base}/resnet18_weights.pth'), reference)
-    assert list((tmp_path/'torch_home').rglob('resnet18_weights.pth'))  # cached by torch.hub
+    assert list((tmp_path/'torch_home').rglob('*-resnet18_weights.pth'))  # cached in torch.hub's folder
+
+
+def test_urls_with_the_same_file_name_are_cached_apart(reference, serve):
+    "http://host/a/w.pth and http://host/b/w.pth are two files: the second run must not get the first one's weights."
+    folder, base = serve
+    other = {k: v + 1 if v.is_floating_point() else v for k, v in reference.items()}
+    for sub, sd in (('a', reference), ('b', other)):
+        (folder/sub).mkdir(); torch.save(sd, folder/sub/'w.pth')
+    assert same_weights(FrozenBackbone('resnet18', weights=f'{base}/a/w.pth'), reference)
+    assert same_weights(FrozenBackbone('resnet18', weights=f'{base}/b/w.pth'), other)
+
+
+@pytest.mark.parametrize('name,write', [
+    ('empty.pth', lambda f: f.write_bytes(b'')),
+    ('tensor.pth', lambda f: torch.save(torch.zeros(3), f)),
+    ('cut.safetensors', lambda f: (save_file({'w': torch.zeros(100)}, f), f.write_bytes(f.read_bytes()[:40]))),
+    ('text.pth', lambda f: f.write_text('not weights')),
+])
+def test_unreadable_weights_files_are_one_line_errors(tmp_path, name, write):
+    f = tmp_path/name; write(f)
+    with pytest.raises(RuntimeError, match=f"weights {f}") as e: FrozenBackbone('resnet18', weights=f)
+    assert '\n' not in str(e.value) and 'weights_only=False' not in str(e.value)
+
+
+def test_stages_out_of_range_are_named():
+    with pytest.raises(ValueError, match=r"stages=\(1, 2, 9\): resnet18 has feature stages 0 to 4"):
+        FrozenBackbone('resnet18', stages=(1, 2, 9), weights=None)
 
 
 class _Payload:
@@ -60,7 +87,7 @@ def test_url_is_loaded_weights_only(serve, tmp_path):
     "A malicious pickle served over HTTP is refused and its code never runs."
     (folder, base), flag = serve, tmp_path/'pwned'
     torch.save({'conv1.weight': _Payload(flag)}, folder/'evil.pth')
-    with pytest.raises(Exception, match='(?i)weights.only|unsupported global'):
+    with pytest.raises(RuntimeError, match='objects other than tensors'):
         FrozenBackbone('resnet18', weights=f'{base}/evil.pth')
     assert not flag.exists()
 

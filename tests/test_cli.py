@@ -51,7 +51,7 @@ def test_errors_are_one_line(argv, text, capsys):
 
 def test_bad_option_and_help(capsys):
     with pytest.raises(SystemExit) as e: main(['train', '--epochs', 'ten'])
-    assert e.value.code == 2 and "invalid int value: 'ten'" in capsys.readouterr().err
+    assert e.value.code == 2 and "argument --epochs: 'ten': must be an integer ≥ 1" in capsys.readouterr().err
     for cmd in ('demo', 'train', 'eval', 'reproduce', 'bench'):
         with pytest.raises(SystemExit): main([cmd, '--help'])
         assert 'usage: hlgfa ' + cmd in capsys.readouterr().out
@@ -86,3 +86,10 @@ def test_moved_weights_and_data_and_failed_category(demo_dir, tmp_path, capsys):
                               '--weights', str(tmp_path/'moved.pth'), '--data', str(tmp_path/'moved_data')], capsys)
     assert code == 1 and '| washer |' in out and 'category weave not evaluated' in err
     assert 'Not evaluated: weave' in (tmp_path/'e2'/'metrics.md').read_text()
+
+
+@pytest.mark.parametrize('flags', [['--size', '64x96'], ['--size', '64', '--typicality', '1']])
+def test_demo_with_a_rectangular_size_or_the_typicality_term(flags, tmp_path, capsys):
+    "The untrained reference gets the run's geometry and, with the typicality term, its own feature statistics."
+    code, out, err = run(['demo', '--out', str(tmp_path/'d'), '--epochs', '1', '--n-train', '4', *flags], capsys)
+    assert code == 0 and 'untrained → trained' in out, err

@@ -14,13 +14,6 @@ from hlgfa_nb.evaluate import evaluate
 from hlgfa_nb.train import fit, holdout_split, load_checkpoint, preset
 
 
-@pytest.fixture(scope='module')
-def run(synth, tmp_path_factory):
-    "A one-epoch run on both synthetic categories, a third of the normal images held out and calibrated on."
-    return fit(preset('cpu', synth, image_size=64, epochs=1, batch_size=2, holdout=0.34),
-               tmp_path_factory.mktemp('deploy')/'run', progress=False)
-
-
 def test_holdout_split_is_seeded_per_category_and_keeps_some(synth):
     samples = MVTecDataset(synth, 'train').samples
     kept, held = holdout_split(samples, 0.34, seed=0)
@@ -96,7 +89,7 @@ def test_calibrate_from_a_folder_and_from_a_labelled_set(run, synth, tmp_path):
 def test_eval_reports_decisions_at_the_stored_thresholds(run, synth):
     res = evaluate(run, synth, examples=0, progress=False)
     at = res.categories['weave'].at_threshold
-    assert set(at) == {'image', 'pixel'} and set(at['image']) == {'precision', 'recall', 'F1', 'FPR'}
+    assert set(at) == {'image', 'pixel', 'good_pixels', 'target_fpr'} and at['target_fpr'] == 0.005 and set(at['image']) == {'precision', 'recall', 'F1', 'FPR'}
     assert 0 <= at['image']['FPR'] <= 1 and '**At the stored thresholds**' in res.to_markdown()
 
 
@@ -116,7 +109,7 @@ def test_onnx_matches_pytorch(run, synth, dev_tiles, tmp_path):
     ref = Predictor(run).detector.predict(x)
     span = float(ref.maps.max() - ref.maps.min())
     assert np.abs(maps - ref.maps.cpu().numpy()).max() < 1e-4 * span and np.abs(scores - ref.scores.cpu().numpy()).max() < 1e-4 * span
-    with pytest.raises(FileExistsError, match='exists'): export_onnx(run, path)
+    with pytest.raises(FileExistsError, match='exist: choose another file'): export_onnx(run, path)
 
 
 def test_cli_predict_calibrate_export(run, synth, tmp_path, capsys):
