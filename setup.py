@@ -40,7 +40,7 @@ setuptools.setup(
     include_package_data=True,
     install_requires=cfg['requirements'].split(),
     extras_require={'dev': cfg['dev_requirements'].split(), 'weights': cfg['weights_requirements'].split(),
-                    'export': cfg['export_requirements'].split()},
+                    'export': cfg['export_requirements'].split(), 'log': cfg['log_requirements'].split()},
     entry_points={'console_scripts': cfg['console_scripts'].split(),
                   'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,

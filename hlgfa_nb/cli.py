@@ -56,6 +56,8 @@ CONFIG_OPTIONS = {  # Config field ('section.field' inside a section): (flag, ty
     'lr_min': ('--lr-min', LEARNING_RATE, 'end learning rate'),
     'augment': ('--augment', None, 'noise-aware augmentation (features are then not cached)'),
     'device': ('--device', str, "'auto', 'cpu', 'cuda', 'cuda:1', ..."),
+    'log': ('--log', str, "'tensorboard': a TensorBoard log of the run in OUT/tensorboard (loss terms, lr, images/s, GPU "
+            "memory; demo also the test metrics and maps); needs pip install 'hlgfa_nb[log]'"),
     'seed': ('--seed', COUNT, 'random seed (module init, data order, augmentation)'),
     'holdout': ('--holdout', SHARE, 'share of the normal training images held out to calibrate the thresholds, e.g. 0.1'),
     'target_fpr': ('--target-fpr', RATE, 'false-positive rate on normal images the thresholds are set for'),
@@ -91,10 +93,10 @@ def _untrained(cfg, progress: bool):
     from hlgfa_nb.evaluate import untrained_detector
     from hlgfa_nb.geometry import Pieces
     from hlgfa_nb.limits import fit_feature_gaussian
-    from hlgfa_nb.train import geometry_of
+    from hlgfa_nb.train import geometry_of, train_data
     det = untrained_detector(cfg, cfg.device)
     if cfg.score.typicality:
-        det.typicality = fit_feature_gaussian(det, Pieces(MVTecDataset(cfg.root, 'train', cfg.categories, geometry_of(cfg))),
+        det.typicality = fit_feature_gaussian(det, Pieces(MVTecDataset(train_data(cfg), 'train', cfg.categories, geometry_of(cfg))),
                                               progress=progress)
     return det
 
@@ -120,7 +122,8 @@ def demo(out='hlgfa_out', n_train: int = 32, force: bool = False, progress: bool
                                progress=progress, title='untrained module (reference)')
     (out/'metrics_untrained.md').write_text(before.to_markdown())
     print("[4/4] evaluating the trained module")
-    after = evaluate(ckpt, cfg.root, out_dir=out, device=cfg.device, examples=3, progress=progress, overwrite=True)
+    after = evaluate(ckpt, cfg.root, out_dir=out, device=cfg.device, examples=3, progress=progress, overwrite=True,
+                     log=cfg.log == 'tensorboard')
     print('\n' + after.to_markdown())
     print("image / pixel AUROC, untrained → trained: " + ', '.join(
         f"{k} {100 * before.mean[k]:.1f} → {100 * after.mean[k]:.1f}" for k in ('AUC-I', 'AUC-P')))
@@ -142,15 +145,21 @@ def _base_config(out: Path, preset: str, config, resume: bool):
     return T.preset(preset)
 
 def train(data=None, out='hlgfa_run', preset='cpu', config=None, categories=None, per_category=False, resume=False,
-          progress=True, **overrides) -> Path:
-    "Train on `data` into `out` (see `hlgfa train --help`); returns the checkpoint (or the per-category folder)."
+          normal=None, progress=True, **overrides) -> Path:
+    "Train on `data` (or the `normal` images) into `out` (see `hlgfa train --help`); returns the checkpoint (or the per-category folder)."
     from hlgfa_nb import train as T
     from dataclasses import replace
     base = _base_config(Path(out), preset, config, resume)
-    data = data or (base.root if resume else None)
-    if data is None: raise ValueError("--data is required (it may be left out only with --resume of a saved run).")
-    if not Path(data).is_dir(): raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
-    cfg = T.override(replace(base, root=str(data), categories=tuple(categories) if categories else base.categories), **overrides)
+    if data and normal: raise ValueError("give --data (MVTec AD layout) or --normal (a folder of normal images), not both.")
+    if normal: cfg = replace(base, root=None, normal=normal, categories=None)
+    else:
+        data = data or (base.root if resume else None)
+        if data is None and not (resume and base.normal):
+            raise ValueError("--data or --normal is required (they may be left out only with --resume of a saved run).")
+        if data is not None and not Path(data).is_dir():
+            raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
+        cfg = base if data is None else replace(base, root=str(data), categories=tuple(categories) if categories else base.categories)
+    cfg = T.override(cfg, **overrides)
     print(f"training {cfg.backbone} (weights: {cfg.weights or 'random init'}), {cfg.image_size} px, {cfg.epochs} epochs, "
           f"batch {cfg.batch_size}, augmentation {'on' if cfg.augment else 'off'} → {out}")
     if per_category:
@@ -170,14 +179,19 @@ def find_checkpoints(path):
                             "by `hlgfa train`, or a folder with one sub-folder per category).")
 
 def evaluate_cmd(checkpoint, data=None, out='hlgfa_eval', categories=None, examples=4, batch_size=8, device='auto',
-                 weights=None, force=False, original_size=False, progress=True) -> int:
-    "Evaluate checkpoint(s) on `data` and write Table 3, scores and figures into `out`; 1 if a category failed."
+                 weights=None, force=False, original_size=False, normal=None, abnormal=None, masks=None, log='none',
+                 progress=True) -> int:
+    "Evaluate checkpoint(s) on `data` (or plain folders) and write Table 3, scores and figures into `out`; 1 if a category failed."
     import matplotlib; matplotlib.use('Agg')
+    from hlgfa_nb.data import Folders
     from hlgfa_nb.evaluate import evaluate
     if data is not None and not Path(data).is_dir(): raise FileNotFoundError(f"--data {data}: no such folder.")
+    if normal or abnormal or masks:
+        if data is not None: raise ValueError("give --data (MVTec AD layout) or --normal/--abnormal/--masks, not both.")
+        data = Folders(normal, abnormal, masks)
     res = evaluate(find_checkpoints(checkpoint), data, out_dir=out, categories=categories, batch_size=batch_size,
                    device=device, examples=examples, progress=progress, weights=weights, overwrite=force,
-                   original=original_size)
+                   original=original_size, log=log == 'tensorboard')
     print('\n' + res.to_markdown())
     print(f"wrote {Path(out)/'metrics.md'}, metrics.csv, scores.csv and examples_<category>.png in {Path(out).resolve()}")
     for c, why in res.failed.items(): print(f"hlgfa eval: category {c} not evaluated: {why}", file=sys.stderr)
@@ -203,11 +217,12 @@ def calibrate_cmd(checkpoint, normal=None, labelled=None, target_fpr=None, devic
     print(f"thresholds ({th.method}, from {th.n_images} images: {th.source}): image score {th.image:.6g}, "
           f"pixel {th.pixel:.6g}" + (f", target FPR {th.target_fpr:.2%}" if th.target_fpr else ''))
 
-def export_cmd(checkpoint, out='hlgfa_detector.onnx', batch_size=1, force=False):
-    "Export a run to ONNX (and its JSON metadata)."
+def export_cmd(checkpoint, out='hlgfa_detector.onnx', batch_size=1, force=False, openvino=False):
+    "Export a run to ONNX (and its JSON metadata), and with `openvino` also to OpenVINO IR."
     from hlgfa_nb.deploy import export_onnx
-    path = export_onnx(find_checkpoints(checkpoint), out, batch_size, force)
-    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB) and {path}.json")
+    path = export_onnx(find_checkpoints(checkpoint), out, batch_size, force, openvino)
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB) and {path}.json"
+          + (f"; OpenVINO IR {path.with_suffix('.xml')}, .bin and .xml.json" if openvino else ''))
 
 # %% ../nbs/11_cli.ipynb #100c5521
 def training_throughput(backbone='tf_efficientnet_lite2', size=256, steps=4, batch=8, device='cpu') -> dict[str, float]:
@@ -290,11 +305,13 @@ def _add_demo(sub, fmt):
 
 def _add_train(sub, fmt):
     "Sub-command `hlgfa train`."
-    t = sub.add_parser('train', help='train on a dataset in MVTec AD layout',
+    t = sub.add_parser('train', help='train on a dataset in MVTec AD layout, or on a folder of normal images',
                        description='Train the HLGFA module on the normal training images of DATA (MVTec AD layout: '
-                       'DATA/<category>/train/good/*.png). Writes OUT/checkpoint.pt, config.json and history.json. '
+                       'DATA/<category>/train/good/*.png), or on the images of --normal (any folder or glob). Writes '
+                       'OUT/checkpoint.pt, config.json and history.json. '
                        'Options left out take the preset\'s value.')
     t.add_argument('--data', help="dataset root (MVTec AD layout) or one category folder (with --resume: the saved run's)")
+    t.add_argument('--normal', help='instead of --data: a folder (searched recursively) or glob of normal images')
     t.add_argument('--out', required=True, help='output folder of the run')
     t.add_argument('--preset', default='cpu', help=_preset_help() + " (default: cpu)")
     t.add_argument('--config', help='a config.json of an earlier run, instead of a preset')
@@ -307,10 +324,15 @@ def _add_train(sub, fmt):
 def _add_eval(sub, fmt):
     "Sub-command `hlgfa eval`."
     e = sub.add_parser('eval', formatter_class=fmt, help='evaluate a checkpoint: Table 3, scores, figures',
-                       description='Anomaly maps and scores of every test image of DATA, the seven metrics per category '
-                       'and their mean (Table 3 layout) as CSV and Markdown, and figures, written to --out.')
+                       description='Anomaly maps and scores of every test image of DATA (or of --normal and --abnormal), '
+                       'the seven metrics per category and their mean (Table 3 layout) as CSV and Markdown, and figures, '
+                       'written to --out. Defective images without masks are evaluated at image level.')
     e.add_argument('--checkpoint', required=True, help='checkpoint file, run folder, or per-category run folder')
     e.add_argument('--data', help="dataset root (default: the checkpoint's training root)")
+    e.add_argument('--normal', help='instead of --data: a folder or glob of good test images')
+    e.add_argument('--abnormal', help='with --normal: a folder or glob of defective test images (a sub-folder names the defect type)')
+    e.add_argument('--masks', help="with --abnormal: the masks' folder, matched by name (<name>_mask.* or <name>.*, in "
+                   "the image's sub-folder or directly); without it, image-level metrics only")
     e.add_argument('--out', default='hlgfa_eval', help='output folder')
     e.add_argument('--categories', nargs='+', help='categories to evaluate (default: those the model was trained on)')
     e.add_argument('--examples', type=COUNT, default=4, help='defective images per category in the figure')
@@ -318,6 +340,8 @@ def _add_eval(sub, fmt):
     e.add_argument('--weights', type=weights_arg, help="backbone weights file, if the checkpoint's has moved (checked "
                    "against the checkpoint's fingerprint)")
     e.add_argument('--force', action='store_true', help='replace an earlier evaluation in --out')
+    e.add_argument('--log', choices=['none', 'tensorboard'], default='none', help="'tensorboard': the metrics and the "
+                   "figure of examples also into the run's TensorBoard log (RUN/tensorboard)")
     e.add_argument('--original-size', action='store_true', help="pixel metrics at each image's own size (maps resized "
                    "back, masks as drawn) instead of the geometry's working size: to compare geometries (chapter 16)")
 
@@ -365,6 +389,7 @@ def _add_deploy(sub, fmt):
     ex.add_argument('--out', default='hlgfa_detector.onnx', help='the .onnx file to write')
     ex.add_argument('--batch-size', type=POSITIVE_INT, default=1, help='images per call, fixed in the graph')
     ex.add_argument('--force', action='store_true', help='replace an existing file')
+    ex.add_argument('--openvino', action='store_true', help="also OpenVINO IR beside the ONNX file (.xml, .bin, .xml.json)")
 
 def _add_bench(sub, fmt):
     "Sub-command `hlgfa bench`."

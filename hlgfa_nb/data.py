@@ -4,8 +4,8 @@
 
 # %% ../nbs/00_data.ipynb #9da01bd5
 from __future__ import annotations
-import hashlib, http.client, importlib.resources, io, json, os, shutil, tarfile, tempfile, urllib.error, urllib.request, warnings, zlib
-from dataclasses import dataclass
+import glob, hashlib, http.client, importlib.resources, io, json, os, shutil, tarfile, tempfile, urllib.error, urllib.request, warnings, zlib
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -19,9 +19,9 @@ from .geometry import as_geometry
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'SYNTHETIC_CATEGORIES', 'DEFECT_TYPES', 'MAGNETIC_TILE_COMMIT', 'MAGNETIC_TILE_URL', 'MAGNETIC_TILE_DEV',
            'MVTEC_URL', 'MVTEC_SHA256', 'MVTEC_PAGE', 'MVTEC_CATEGORIES', 'image_size', 'read_image', 'mask_pixels',
-           'read_mask', 'list_categories', 'as_categories', 'select_categories', 'Sample', 'scan_category',
-           'MVTecDataset', 'synthetic_image', 'make_synthetic_mvtec', 'DataUnavailable', 'data_home', 'sha256',
-           'download', 'magnetic_tile_manifest', 'magnetic_tile', 'mvtec_ad']
+           'read_mask', 'list_categories', 'as_categories', 'select_categories', 'find_images', 'Folders', 'Sample',
+           'scan_category', 'folder_samples', 'MVTecDataset', 'synthetic_image', 'make_synthetic_mvtec',
+           'DataUnavailable', 'data_home', 'sha256', 'download', 'magnetic_tile_manifest', 'magnetic_tile', 'mvtec_ad']
 
 # %% ../nbs/00_data.ipynb #74eb15a2
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -133,7 +133,8 @@ def _near_miss(folder: Path) -> str | None:
     return None
 
 def list_categories(root) -> dict[str, Path]:
-    "Categories under `root` as {name: folder}; `root` may itself be a category folder (has `train/good`)."
+    "Categories under `root` as {name: folder}; `root` may itself be a category folder (has `train/good`), or `Folders`."
+    if isinstance(root, Folders): return {root.name: root}
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"dataset root {root} does not exist. Expected an MVTec AD-style folder "
@@ -159,10 +160,43 @@ def select_categories(root, categories=None) -> dict[str, Path]:
         raise ValueError(f"categories {unknown} not found under {root}; available: {sorted(found)}")
     return {c: found[c] for c in names}
 
+# %% ../nbs/00_data.ipynb #f01de2s1
+def _glob(pattern: str) -> list[Path]:
+    "The paths a glob pattern matches, `**` included, never following links to folders (no loop can hang it)."
+    parts = Path(pattern).parts
+    k = next((i for i, s in enumerate(parts) if glob.has_magic(s)), len(parts))
+    base, rest = Path(*parts[:k]) if k else Path('.'), Path(*parts[k:]) if k < len(parts) else None
+    return list(base.glob(str(rest))) if rest else [base]
+
+def find_images(inputs) -> list[Path]:
+    """Image files named by `inputs`: files, folders (searched recursively) and glob patterns, sorted, each file once.
+    Links to folders are not followed in a search; a link whose target is gone is kept, to be reported as unreadable."""
+    found, missing = [], []
+    for item in [inputs] if isinstance(inputs, (str, Path)) else inputs:
+        p = Path(item)
+        if p.exists() and not p.is_dir() and not p.is_file():
+            raise ValueError(f"{p} is not a regular file (a pipe or device): give image files, folders or patterns.")
+        hits = p.rglob('*') if p.is_dir() else [p] if p.is_file() else _glob(str(item))
+        hits = sorted(q for q in hits if q.suffix.lower() in IMAGE_EXTS and (q.is_file() or q.is_symlink() and not q.exists()))
+        found += hits
+        if not hits: missing.append(str(item))
+    if missing: raise FileNotFoundError(f"no image found at {missing} (images end in {', '.join(IMAGE_EXTS)}).")
+    seen = set()
+    return [q for q in found if not (os.path.realpath(q) in seen or seen.add(os.path.realpath(q)))]  # each file once
+
+@dataclass(frozen=True)
+class Folders:
+    "A dataset in plain folders: normal images, defective ones (a sub-folder per defect type, or none) and their masks."
+    normal: str | None = None     # folder (searched recursively) or glob: the training images, or the good test images
+    abnormal: str | None = None   # folder or glob of defective test images; a sub-folder of it names the defect type
+    masks: str | None = None      # folder of the defective images' masks, matched by name (`folder_samples`)
+    name: str = 'images'          # the category's name in tables
+
+
 # %% ../nbs/00_data.ipynb #4ab9157a
 @dataclass(frozen=True)
 class Sample:
-    "One image of a split: where it is, what it is, and where its mask is (None for good images)."
+    "One image of a split: where it is, what it is, and where its mask is (None for good images, and in a set without masks)."
     path: Path
     category: str
     defect: str = 'good'
@@ -170,10 +204,24 @@ class Sample:
     @property
     def label(self) -> int: return int(self.defect != 'good')
 
+def _all_masks_or_none(samples: list[Sample], category: str, expected) -> list[Sample]:
+    "`samples` if every defective one has a mask, or none has (then said once: image level only); else an error."
+    defective = [s for s in samples if s.label]
+    missing = [s for s in defective if s.mask_path is None]
+    if missing and len(missing) < len(defective):
+        raise FileNotFoundError(f"{len(missing)} of the {len(defective)} defective test images of {category} have no mask, "
+                                f"e.g. {missing[0].path} (expected {expected(missing[0])}): give every defective image its "
+                                "mask, or none of them (then the set is evaluated at image level).")
+    if missing:
+        warnings.warn(f"{category}: none of its {len(missing)} defective test images has a mask, so it is evaluated at image "
+                      "level only (pixel metrics n/a).", stacklevel=3)
+    return samples
+
 def scan_category(folder, split: str = 'train', category: str | None = None) -> list[Sample]:
-    "All samples of `split` ('train' or 'test') in a category folder, checked for layout and masks."
-    folder = Path(folder); category = category or folder.name
+    "All samples of `split` ('train' or 'test') in a category folder (or `Folders`), checked for layout and masks."
     if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if isinstance(folder, Folders): return folder_samples(folder, split)
+    folder = Path(folder); category = category or folder.name
     if not (folder/'train'/'good').is_dir():
         raise FileNotFoundError(f"{folder/'train'/'good'} not found: a category folder needs train/good/ with "
                                 "defect-free images (MVTec AD layout).")
@@ -181,20 +229,43 @@ def scan_category(folder, split: str = 'train', category: str | None = None) -> 
     types = ['good'] if split == 'train' else sorted(p.name for p in split_dir.iterdir() if p.is_dir()) if split_dir.is_dir() else []
     if not types:
         raise FileNotFoundError(f"{split_dir} has no sub-folders: expected {split_dir}/good/ and one folder per defect type.")
+    mask_of = lambda s: folder/'ground_truth'/s.defect/f'{s.path.stem}_mask.png'
     samples = []
     for t in types:
         imgs = _images(split_dir/t)
         if not imgs:
             raise FileNotFoundError(f"{split_dir/t} holds no images (expected files ending in {', '.join(IMAGE_EXTS)}).")
         for p in imgs:
-            mask = None
-            if t != 'good':
-                mask = folder/'ground_truth'/t/f'{p.stem}_mask.png'
-                if not mask.is_file():
-                    raise FileNotFoundError(f"no mask for defective test image {p}: expected {mask}. Every defective "
-                                            "test image needs ground_truth/<type>/<name>_mask.png.")
-            samples.append(Sample(p, category, t, mask))
-    return samples
+            s = Sample(p, category, t)
+            samples.append(s if t == 'good' or not mask_of(s).is_file() else replace(s, mask_path=mask_of(s)))
+    return _all_masks_or_none(samples, category, mask_of)
+
+def folder_samples(folders: Folders, split: str = 'train') -> list[Sample]:
+    "The samples of a `Folders` set: its normal images ('train'), or its normal and defective ones with their masks ('test')."
+    if not folders.normal and (split == 'train' or not folders.abnormal):
+        raise ValueError(f"{folders} holds no images for the {split} split: give normal= (and abnormal= to evaluate).")
+    samples = [Sample(p, folders.name) for p in (find_images(folders.normal) if folders.normal else [])]
+    if split == 'train' or not folders.abnormal: return samples
+    base = Path(folders.abnormal) if Path(folders.abnormal).is_dir() else None
+    masks = Path(folders.masks) if folders.masks else None
+    if masks and not masks.is_dir(): raise FileNotFoundError(f"masks folder {masks} does not exist.")
+    index = {q.relative_to(masks).with_suffix(''): q for q in find_images(masks)} if masks else {}
+    claimed = set()
+    for p in find_images(folders.abnormal):
+        rel = p.relative_to(base) if base else Path(p.name)
+        kind = rel.parent.as_posix().replace('/', '_') if rel.parent != Path('.') else 'defect'
+        keys = [rel.parent/f'{p.stem}_mask', rel.parent/p.stem, Path(f'{p.stem}_mask'), Path(p.stem)]
+        mask = next((index[k] for k in keys if k in index), None)
+        if mask is not None and mask in claimed:
+            raise ValueError(f"the mask {mask} would serve two defective images (the second: {p}): put the masks in "
+                             "sub-folders like the images', or give the images distinct names.")
+        claimed.add(mask)
+        samples.append(Sample(p, folders.name, kind, mask))
+    if unclaimed := sorted(set(index.values()) - claimed):
+        warnings.warn(f"{len(unclaimed)} masks in {masks} match no defective image (e.g. {unclaimed[0]}): the rule is "
+                      "<masks>/<sub-folder>/<name>_mask.* or <name>.*, else the same directly in <masks>.", stacklevel=2)
+    expected = lambda s: f"{masks}/…/{s.path.stem}_mask.* or {s.path.stem}.*" if masks else "a masks folder"
+    return _all_masks_or_none(samples, folders.name, expected)
 
 # %% ../nbs/00_data.ipynb #70657b2b
 def _aspect_range(paths) -> tuple[float, float]:
@@ -206,7 +277,7 @@ class MVTecDataset(torch.utils.data.Dataset):
     "Images and masks of one split of one or more categories of an MVTec AD-style folder, under a geometry (chapter 16)."
     def __init__(self, root, split: str = 'train', categories=None, size=256):
         found = select_categories(root, categories)
-        self.root, self.split, self.categories = Path(root), split, list(found)
+        self.root, self.split, self.categories = root if isinstance(root, Folders) else Path(root), split, list(found)
         self.geometry = as_geometry(size)       # an int or (h, w): squashed to that size; or any `Geometry`
         self.samples = [s for c, folder in found.items() for s in scan_category(folder, split, c)]
 

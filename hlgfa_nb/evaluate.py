@@ -20,12 +20,13 @@ from .geometry import score_images
 from .scoring import AnomalyDetector
 from .viz import outline, overlay, show, show_map
 from .train import Config, build_backbone, build_module, config_from_dict, geometry_of, load_checkpoint
-from .train import load_trained, resolve_device
+from .train import load_trained, resolve_device, tensorboard_log
 
 # %% auto #0
 __all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'REPORT_FILES', 'load_detector', 'untrained_detector',
            'CategoryResult', 'pick_examples', 'rates', 'evaluate_category', 'category_group', 'EvalResult',
-           'plot_examples', 'describe', 'report_folder', 'evaluate', 'write_report', 'evaluate_detector']
+           'plot_examples', 'describe', 'report_folder', 'log_category', 'evaluate', 'write_report',
+           'evaluate_detector']
 
 # %% ../nbs/09_evaluate.ipynb #f6d15dad
 def load_detector(checkpoint, device='auto', weights=None) -> AnomalyDetector:
@@ -89,7 +90,8 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
     pixel, scores, kept, lo, hi = PixelMetrics(metrics_cfg), [], [], math.inf, -math.inf
     pixel_counts, good_counts = np.zeros(4, np.int64), np.zeros(4, np.int64)   # all images; the good ones alone
     types = sorted({s.defect for s in dataset.samples} - {'good'})
-    per_pixel = {t: PixelMetrics(metrics_cfg) for t in types} if len(types) > 1 else {}
+    masked = any(s.mask_path for s in dataset.samples)          # else image labels only: no pixel metric (chapter 00)
+    per_pixel = {t: PixelMetrics(metrics_cfg) if masked else None for t in types} if len(types) > 1 else {}
     want, items = set(examples), (dataset[i] for i in range(len(dataset)))
     stream = score_images(detector, items, dataset.geometry, batch_size)
     for i, (item, m, s) in enumerate(tqdm(stream, total=len(dataset), desc=f'evaluating {dataset.categories[0]}',
@@ -100,9 +102,9 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
         if m.shape != mask.shape:
             raise ValueError(f"the detector returned a map of shape {tuple(m.shape)} for a mask of {tuple(mask.shape)}; "
                              "maps must be H×W at the input size.")
-        pixel.update(m[None], mask[None])
+        if masked: pixel.update(m[None], mask[None])
         for t, pm in per_pixel.items():                        # each type with the good images
-            if item['defect'] in ('good', t): pm.update(m[None], mask[None])
+            if masked and item['defect'] in ('good', t): pm.update(m[None], mask[None])
         if thresholds:
             counts = _counts((m >= thresholds[1]).numpy(), mask.bool().numpy())
             pixel_counts += counts
@@ -110,8 +112,10 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
         scores.append(s); lo, hi = min(lo, float(m.min())), max(hi, float(m.max()))
     scores, labels = np.array(scores, np.float32), np.array([s.label for s in dataset.samples], bool)
     metrics = dict.fromkeys(METRIC_NAMES, float('nan'))       # what one kind of image alone cannot give stays NaN
-    if 0 < labels.sum() < len(labels): metrics |= image_metrics(scores, labels) | pixel.compute()
-    at = None if not thresholds else dict(image=rates(*_counts(scores >= thresholds[0], labels)), pixel=rates(*pixel_counts),
+    if 0 < labels.sum() < len(labels): metrics |= image_metrics(scores, labels) | (pixel.compute() if masked else {})
+    unknown = dict.fromkeys(('precision', 'recall', 'F1', 'FPR'), float('nan'))   # defect pixels unknown without masks
+    at = None if not thresholds else dict(image=rates(*_counts(scores >= thresholds[0], labels)),
+                                          pixel=rates(*pixel_counts) if masked or not labels.any() else unknown,
                                           good_pixels=rates(*good_counts))     # the pixel rate the calibration promises
     return CategoryResult(dataset.categories[0], {k: metrics[k] for k in METRIC_NAMES}, scores, list(dataset.samples),
                           kept, (lo, hi), at, _per_type(per_pixel, dataset.samples, scores, labels))
@@ -119,10 +123,10 @@ def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, exam
 def _per_type(per_pixel: dict, samples: list, scores: np.ndarray, labels: np.ndarray) -> dict | None:
     "The seven metrics of each defect type's images against the good ones (None for a category of one type)."
     out = {}
-    for t, pm in per_pixel.items():
+    for t, pm in per_pixel.items():                           # pm None: no masks, image metrics only
         idx = [i for i, s in enumerate(samples) if s.defect in ('good', t)]
         if 0 < labels[idx].sum() < len(idx):
-            m = image_metrics(scores[idx], labels[idx]) | pm.compute()
+            m = dict.fromkeys(METRIC_NAMES, float('nan')) | image_metrics(scores[idx], labels[idx]) | (pm.compute() if pm else {})
             out[t] = {k: m[k] for k in METRIC_NAMES}
     return out or None
 
@@ -270,11 +274,19 @@ def _root_of(per: dict) -> str:
         except (OSError, ValueError): pass
     raise ValueError(f"none of the checkpoints {[str(p) for p in per.values()]} can be read: pass root=<dataset folder>.")
 
+def log_category(run_folder, result: CategoryResult):
+    "A category's seven metrics (×100) and its figure of examples into the run's TensorBoard log (chapter 08)."
+    with tensorboard_log(run_folder) as log:
+        for k, v in result.metrics.items():
+            if v == v: log.add_scalar(f'test/{result.category}/{k}', 100 * v)
+        if result.examples: log.add_figure(f'test/{result.category}/examples', plot_examples(result))
+
 def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: int = 8, device='auto',
              examples: int = 4, metrics_cfg: MetricsConfig | None = None, progress: bool = True, weights=None,
-             overwrite: bool = False, original: bool = False) -> EvalResult:
-    """Table 3 and Fig. 6 of a checkpoint (or {category: checkpoint}) on the test images of `root`, category by category;
-    a category that fails (its checkpoint, its images, its figure) is reported and the others go on."""
+             overwrite: bool = False, original: bool = False, log: bool = False) -> EvalResult:
+    """Table 3 and Fig. 6 of a checkpoint (or {category: checkpoint}) on the test images of `root` (or `Folders`), category
+    by category, also into each run's TensorBoard log if `log`; a category that fails (its checkpoint, its images, its
+    figure) is reported and the others go on."""
     if out_dir is not None: report_folder(out_dir, overwrite)
     per = dict(checkpoint) if isinstance(checkpoint, dict) else None
     runs = {} if per else {None: _open_run(checkpoint, device, weights)}
@@ -290,11 +302,12 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
         try:
             if per: runs[c] = _open_run(per[c], device, weights)
             cfg, det, _, cal = runs[c if per else None]
-            result.title = result.title or f"HLGFA on {Path(root).name}: {describe(cfg)}"
+            result.title = result.title or f"HLGFA on {getattr(root, 'name', None) or Path(root).name}: {describe(cfg)}"
             test = MVTecDataset(root, 'test', c, size=geometry_of(cfg))
             r = result.categories[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg,
                                                          progress, cal and (cal['image'], cal['pixel']), original)
             if cal: r.at_threshold['target_fpr'] = cal['target_fpr']
+            if log: log_category(Path(per[c] if per else checkpoint).parent, r)
             if out_dir is not None: write_report(result, out_dir, figures=[c])
         except (OSError, ValueError, RuntimeError) as e:
             result.categories.pop(c, None); runs.pop(c, None)

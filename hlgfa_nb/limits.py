@@ -15,7 +15,7 @@ from .data import MVTecDataset
 from .scoring import neighbourhood_mean, stage_distances
 from .evaluate import load_detector
 from .geometry import Pieces
-from .train import config_from_dict, geometry_of, holdout_split, load_checkpoint, save_checkpoint
+from .train import config_from_dict, geometry_of, holdout_split, load_checkpoint, save_checkpoint, train_data
 
 # %% auto #0
 __all__ = ['removed_share', 'FeatureGaussian', 'fit_feature_gaussian', 'fit_typicality', 'smooth_defects', 'peak_positions']
@@ -96,7 +96,7 @@ def fit_typicality(checkpoint, batch_size: int = 8, progress: bool = True) -> Fe
     "Fit the feature statistics of a trained run on its training images (not the held-out ones) and store them in it."
     state = load_checkpoint(checkpoint)
     cfg = config_from_dict(state['config'])
-    train = MVTecDataset(cfg.root, 'train', cfg.categories, geometry_of(cfg))
+    train = MVTecDataset(train_data(cfg), 'train', cfg.categories, geometry_of(cfg))
     train.samples = holdout_split(train.samples, cfg.holdout, cfg.seed)[0]        # the images the module trained on
     g = fit_feature_gaussian(load_detector(checkpoint), Pieces(train), batch_size, progress=progress)
     save_checkpoint({**state, 'typicality': g.to('cpu').state()}, checkpoint)

@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 import hlgfa_nb
-from .data import MVTecDataset, as_categories, magnetic_tile, make_synthetic_mvtec, mvtec_ad
+from .data import Folders, MVTecDataset, as_categories, magnetic_tile, make_synthetic_mvtec, mvtec_ad
 from .geometry import GEOMETRIES, Geometry, Pieces, as_geometry
 from .backbone import FrozenBackbone, PADDINGS, make_views
 from .model import HLGFA, ModelConfig
@@ -27,16 +27,17 @@ from .augment import AugConfig, NoisyTrainingSet
 from .scoring import ScoreConfig
 
 # %% auto #0
-__all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT', 'LOCK', 'Config',
-           'geometry_of', 'recipe', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config', 'override',
-           'preset', 'resolve_device', 'amp_dtype', 'autocast', 'epoch_batches', 'rank_share', 'build_backbone',
-           'backbone_fingerprint', 'build_module', 'feature_bytes', 'backbone_features', 'FeatureCache',
-           'versions_compatible', 'save_checkpoint', 'load_checkpoint', 'check_backbone', 'load_trained', 'Trainer',
-           'check_image_size', 'holdout_split', 'fit', 'fit_per_category', 'fit_multiprocess', 'paper_setting']
+__all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'LOGS', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT', 'LOCK', 'Config',
+           'geometry_of', 'recipe', 'train_data', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config',
+           'override', 'preset', 'resolve_device', 'amp_dtype', 'autocast', 'epoch_batches', 'rank_share',
+           'build_backbone', 'backbone_fingerprint', 'build_module', 'feature_bytes', 'backbone_features',
+           'FeatureCache', 'versions_compatible', 'save_checkpoint', 'load_checkpoint', 'check_backbone',
+           'load_trained', 'tensorboard_log', 'Trainer', 'check_image_size', 'holdout_split', 'fit', 'fit_per_category',
+           'fit_multiprocess', 'paper_setting']
 
 # %% ../nbs/08_train.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
-AMP_MODES, CACHE_MODES = ('auto', 'bf16', 'fp16', 'off'), ('auto', 'ram', 'disk', 'off')
+AMP_MODES, CACHE_MODES, LOGS = ('auto', 'bf16', 'fp16', 'off'), ('auto', 'ram', 'disk', 'off'), ('none', 'tensorboard')
 
 def _absolute(path) -> str:
     "`path` as an absolute path (user folder expanded, links kept): a run stays usable from any folder."
@@ -52,6 +53,7 @@ class Config:
     # data
     root: str | None = None                  # dataset root in MVTec AD layout (or one category folder)
     categories: tuple[str, ...] | None = None  # None: every category under `root`, one model (paper: category-agnostic)
+    normal: str | None = None                # instead of `root`: a folder or glob of normal images (plain folders, 00)
     image_size: int | tuple[int, int] = 640  # HR view size, px: a side or (height, width) (paper §4.1: 640)
     lr_scale: float = 0.5                    # LR view = HR × lr_scale (reproduction choice)
     geometry: str = 'squash'                 # images → inputs: 'squash' (paper) | 'keep_aspect' | 'tiles' (chapter 16)
@@ -82,6 +84,7 @@ class Config:
     cache_limit_gb: float = _runtime(4.0)    # the most RAM the feature cache may take
     num_workers: int = _runtime(0)           # DataLoader workers for image decoding
     save_every: int = _runtime(1)            # epochs between checkpoints (the last epoch is always saved)
+    log: str = _runtime('none')              # 'tensorboard': loss terms, lr, images/s, GPU memory in <out_dir>/tensorboard
     # the module configs of the earlier chapters
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -92,6 +95,10 @@ class Config:
         self.categories = as_categories(self.categories)
         self.stages = tuple(self.stages)
         if self.root is not None: self.root = _absolute(self.root)
+        if self.normal is not None: self.normal = _absolute(self.normal)
+        if self.root is not None and self.normal is not None:
+            raise ValueError("Config.root and Config.normal are both set: give a dataset in MVTec AD layout (root) or a "
+                             "folder of normal images (normal), not both.")
         if self.weights not in (None, 'imagenet') and not str(self.weights).startswith(('http://', 'https://')):
             self.weights = _absolute(self.weights)
         if isinstance(self.image_size, list): self.image_size = tuple(self.image_size)
@@ -119,6 +126,7 @@ class Config:
         if self.amp not in AMP_MODES: raise ValueError(f"Config.amp={self.amp!r}: choose one of {AMP_MODES}.")
         if self.feature_cache not in CACHE_MODES:
             raise ValueError(f"Config.feature_cache={self.feature_cache!r}: choose one of {CACHE_MODES}.")
+        if self.log not in LOGS: raise ValueError(f"Config.log={self.log!r}: choose one of {LOGS}.")
         for name, kind in SECTIONS.items():
             if not isinstance(getattr(self, name), kind):
                 raise TypeError(f"Config.{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}; "
@@ -140,7 +148,11 @@ def geometry_of(cfg: Config) -> Geometry:
 
 def recipe(cfg: Config) -> dict:
     "What `cfg` computes: its fields but the runtime ones and the data's location, as a plain dict."
-    return {k: v for k, v in config_to_dict(cfg).items() if k not in RUNTIME_FIELDS + ('root',)}
+    return {k: v for k, v in config_to_dict(cfg).items() if k not in RUNTIME_FIELDS + ('root', 'normal')}
+
+def train_data(cfg: Config):
+    "Where a run's training images are: its dataset `root` (MVTec AD layout), or `Folders` of its `normal` images."
+    return Folders(cfg.normal) if cfg.normal else cfg.root
 
 # %% ../nbs/08_train.ipynb #f2cca100
 def _tuples(v):
@@ -430,11 +442,19 @@ def _dist_env() -> tuple[int, int, int]:
     return tuple(int(os.environ.get(k, d)) for k, d in (('RANK', 0), ('WORLD_SIZE', 1), ('LOCAL_RANK', 0)))
 
 # %% ../nbs/08_train.ipynb #d3656197
+def tensorboard_log(run_folder):
+    "A TensorBoard `SummaryWriter` writing into `<run_folder>/tensorboard` (needs the tensorboard package)."
+    try: from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise RuntimeError("log='tensorboard' needs the tensorboard package: pip install 'hlgfa_nb[log]'.") from None
+    return SummaryWriter(str(Path(run_folder)/'tensorboard'))
+
 class Trainer:
     "One training run in one process: the data, parts and optimiser of `cfg`; `run` trains, `save`/`restore` checkpoint."
     def __init__(self, cfg: Config, out_dir, progress: bool = True):
-        if cfg.root is None:
-            raise ValueError("Config.root is None: set it to a dataset in MVTec AD layout (make_synthetic_mvtec makes one).")
+        if cfg.root is None and cfg.normal is None:
+            raise ValueError("Config.root is None: set it to a dataset in MVTec AD layout (make_synthetic_mvtec makes one), "
+                             "or Config.normal to a folder of normal images.")
         self.cfg, self.out_dir = cfg, Path(out_dir)
         self.ckpt = self.out_dir/'checkpoint.pt'
         self.rank, self.world, local_rank = _dist_env()
@@ -444,6 +464,7 @@ class Trainer:
         self.progress = progress and self.rank == 0
         self._data(); self._parts(); self._optimiser()
         self.step, self.history, self.partial, self.cache = 0, [], None, None
+        self.log = tensorboard_log(self.out_dir) if cfg.log == 'tensorboard' and self.rank == 0 else None
         torch.manual_seed(cfg.seed + self.rank)   # any randomness inside the module (none by default)
 
 # %% ../nbs/08_train.ipynb #5e4adee4
@@ -470,7 +491,7 @@ def holdout_split(samples: list, share: float, seed: int) -> tuple[list, list]:
 def _data(self: Trainer):
     "The training split (less the held-out images) as model inputs (chapter 16), what the module sees of them, category ids."
     cfg = self.cfg
-    images = MVTecDataset(cfg.root, 'train', cfg.categories, geometry_of(cfg))
+    images = MVTecDataset(train_data(cfg), 'train', cfg.categories, geometry_of(cfg))
     images.samples, self.held_out = holdout_split(images.samples, cfg.holdout, cfg.seed)
     self.train = Pieces(images)                   # the images themselves, their padded canvases, or their tiles
     self.data = NoisyTrainingSet(self.train, cfg.aug, cfg.seed) if cfg.augment else self.train
@@ -589,6 +610,8 @@ def epoch(self: Trainer, epoch: int, stop: int, bar=None) -> bool:
     for b, (f_h, f_l, idx) in zip(batches, self.features(local)):
         values = self.train_step(f_h, f_l, idx, len(idx) * self.world / len(b))
         self.step += 1; seen += len(b)
+        if self.log:
+            for k, v in {**values, 'lr': self.sched.get_last_lr()[0]}.items(): self.log.add_scalar(f'step/{k}', v, self.step)
         for k, v in values.items(): sums[k] = sums.get(k, 0.) + v * len(b)
         if bar is not None:
             bar.update(); bar.set_postfix(epoch=epoch, loss=f"{sums['total'] / seen:.4f}",
@@ -600,6 +623,10 @@ def epoch(self: Trainer, epoch: int, stop: int, bar=None) -> bool:
                    images_per_s=seen / seconds, **{k: v / seen for k, v in sums.items()})
         if self.device.type == 'cuda': rec['peak_gpu_mem_gb'] = torch.cuda.max_memory_allocated(self.device) / 2**30
         self.history.append(rec)
+        if self.log:
+            for k, v in rec.items():
+                if k not in ('epoch', 'step'): self.log.add_scalar(f'epoch/{k}', v, epoch + 1)
+            self.log.flush()
     return done
 
 # %% ../nbs/08_train.ipynb #5d065b39
@@ -707,7 +734,7 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
     if out_dir.exists() and not out_dir.is_dir(): raise FileExistsError(f"out_dir {out_dir} is a file: give a folder.")
     new = rank == 0 and not out_dir.exists()
     lock = _claim(out_dir) if rank == 0 else None
-    own_group = world > 1 and not dist.is_initialized()
+    own_group, run = world > 1 and not dist.is_initialized(), None
     try:
         if rank == 0: _prepare_out(out_dir)
         state = load_checkpoint(ckpt, cfg.backbone) if ckpt.is_file() else None
@@ -732,6 +759,7 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
         raise
     finally:
         if own_group and dist.is_initialized(): dist.destroy_process_group()
+        if run is not None and run.log is not None: run.log.close()
         if lock is not None: lock.unlink(missing_ok=True)
     return ckpt
 
@@ -739,7 +767,7 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
 def fit_per_category(cfg: Config, out_dir, **kwargs) -> dict[str, Path]:
     "One `fit` per category of `cfg.root` (or of `cfg.categories`); returns {category: checkpoint}."
     from hlgfa_nb.data import list_categories
-    cats = cfg.categories or tuple(list_categories(cfg.root))
+    cats = cfg.categories or tuple(list_categories(train_data(cfg)))
     return {c: fit(replace(cfg, categories=(c,)), Path(out_dir)/c, **kwargs) for c in cats}
 
 # %% ../nbs/08_train.ipynb #7ec33980

@@ -8,7 +8,7 @@ from PIL import Image
 
 from hlgfa_nb.cli import main
 from hlgfa_nb.data import MVTecDataset
-from hlgfa_nb.deploy import (OnnxDetector, Predictor, Thresholds, calibrate_checkpoint, export_onnx, find_images,
+from hlgfa_nb.deploy import (OnnxDetector, OpenVinoDetector, Predictor, Thresholds, calibrate_checkpoint, export_onnx, find_images,
                              normalise, predict_files)
 from hlgfa_nb.evaluate import evaluate
 from hlgfa_nb.train import fit, holdout_split, load_checkpoint, preset
@@ -100,15 +100,18 @@ def onnx_images(synth, dev_tiles):
     return torch.stack([ds[i]['image'] for i in range(0, len(ds), max(1, len(ds) // 2))][:2])
 
 
-def test_onnx_matches_pytorch(run, synth, dev_tiles, tmp_path):
-    path = export_onnx(run, tmp_path/'d.onnx', batch_size=2)
+def test_onnx_and_openvino_match_pytorch(run, synth, dev_tiles, tmp_path):
+    path = export_onnx(run, tmp_path/'d.onnx', batch_size=2, openvino=True)
     meta = json.loads((tmp_path/'d.onnx.json').read_text())
     assert meta['input']['shape'] == [2, 3, 64, 64] and meta['thresholds'] == load_checkpoint(run)['calibration']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['d.bin', 'd.onnx', 'd.onnx.json', 'd.xml', 'd.xml.json']
     x = onnx_images(synth, dev_tiles)
-    maps, scores = OnnxDetector(path).predict(x)
     ref = Predictor(run).detector.predict(x)
     span = float(ref.maps.max() - ref.maps.min())
-    assert np.abs(maps - ref.maps.cpu().numpy()).max() < 1e-4 * span and np.abs(scores - ref.scores.cpu().numpy()).max() < 1e-4 * span
+    for det in (OnnxDetector(path), OpenVinoDetector(tmp_path/'d.xml')):
+        maps, scores = det.predict(x)
+        assert np.abs(maps - ref.maps.cpu().numpy()).max() < 1e-4 * span and np.abs(scores - ref.scores.cpu().numpy()).max() < 1e-4 * span
+        assert det.thresholds == Predictor(run).thresholds
     with pytest.raises(FileExistsError, match='exist: choose another file'): export_onnx(run, path)
 
 

@@ -252,3 +252,17 @@ def test_paper_setting_offline_fallbacks(synth, tmp_path):
     out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
     assert 'Wide-ResNet-50 weights unavailable' in out.stdout, out.stderr[-2000:]
     assert out.stdout.strip().endswith(f"{synth} tf_efficientnet_lite2 2 640 True")
+
+
+def test_tensorboard_log_of_training_and_evaluation(synth, tmp_path):
+    "log='tensorboard' writes the loss terms, lr and speed per step and epoch; evaluate(log=True) adds metrics and maps."
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from hlgfa_nb.evaluate import evaluate
+    ckpt = fit(preset('cpu', synth, image_size=64, epochs=2, batch_size=4, categories=['weave'], log='tensorboard'),
+               tmp_path/'r', progress=False)
+    evaluate(ckpt, synth, examples=2, log=True, progress=False)
+    events = EventAccumulator(str(tmp_path/'r'/'tensorboard'), size_guidance={'images': 0}).Reload()
+    scalars = set(events.Tags()['scalars'])
+    assert {'step/total', 'step/cos', 'step/lr', 'epoch/total', 'epoch/images_per_s', 'test/weave/AUC-I'} <= scalars
+    assert [e.step for e in events.Scalars('step/total')] == [1, 2, 3, 4] and len(events.Scalars('epoch/total')) == 2
+    assert 'test/weave/examples' in events.Tags()['images']
