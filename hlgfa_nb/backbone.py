@@ -98,9 +98,12 @@ def read_weights(path, source=None) -> dict:
     try:
         if str(path).endswith('.safetensors'): sd = safetensors.torch.load_file(str(path))
         else: sd = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError:
-        raise RuntimeError(f"weights {source} hold objects other than tensors, which are not loaded (they could run code): "
-                           "save model.state_dict() instead of the model.") from None
+    except pickle.UnpicklingError as e:
+        if 'global' in str(e).lower():                   # a pickled object that names code: refused, never run
+            raise RuntimeError(f"weights {source} hold objects other than tensors, which are not loaded (they could run "
+                               "code): save model.state_dict() instead of the model.") from None
+        raise RuntimeError(f"cannot read weights {source}: it is not a weights file (a state dict saved with torch.save, "
+                           "or a .safetensors file).") from None
     except Exception as e:
         why = (str(e).strip().splitlines() or ['the file is empty or cut short'])[0][:160]
         raise RuntimeError(f"cannot read weights {source} ({type(e).__name__}: {why}); a weights file is a state dict saved "

@@ -89,15 +89,12 @@ def demo_data(folder, size, n_train: int = 32, seed: int = 0) -> Path:
 
 def _untrained(cfg, progress: bool):
     "The reference detector: the run's backbone and scoring with a freshly initialised module (and, if the score uses it, its own feature statistics)."
-    from hlgfa_nb.data import MVTecDataset
     from hlgfa_nb.evaluate import untrained_detector
     from hlgfa_nb.geometry import Pieces
     from hlgfa_nb.limits import fit_feature_gaussian
-    from hlgfa_nb.train import geometry_of, train_data
+    from hlgfa_nb.train import training_split
     det = untrained_detector(cfg, cfg.device)
-    if cfg.score.typicality:
-        det.typicality = fit_feature_gaussian(det, Pieces(MVTecDataset(train_data(cfg), 'train', cfg.categories, geometry_of(cfg))),
-                                              progress=progress)
+    if cfg.score.typicality: det.typicality = fit_feature_gaussian(det, Pieces(training_split(cfg)[0]), progress=progress)
     return det
 
 DEMO_FILES = ('metrics_untrained.md',)      # beside the evaluation's files (evaluate.REPORT_FILES)
@@ -151,6 +148,7 @@ def train(data=None, out='hlgfa_run', preset='cpu', config=None, categories=None
     from dataclasses import replace
     base = _base_config(Path(out), preset, config, resume)
     if data and normal: raise ValueError("give --data (MVTec AD layout) or --normal (a folder of normal images), not both.")
+    if normal and categories: raise ValueError("--categories chooses among the categories of --data; --normal is one set.")
     if normal: cfg = replace(base, root=None, normal=normal, categories=None)
     else:
         data = data or (base.root if resume else None)
@@ -447,6 +445,11 @@ def _interrupted(cmd: str, argv: list[str], args: dict) -> str:
     return (f"hlgfa train: interrupted; {ckpt} holds step {state['step']} of {state['total_steps']}. Resume with: "
             f"{again}")
 
+def _flag_named(message: str) -> str:
+    "`message` with the flag of the config field it starts with ('Config.geometry=…' → '--geometry: Config.geometry=…')."
+    field = message.removeprefix('Config.').split('=', 1)[0]
+    return f"{CONFIG_OPTIONS[field][0]}: {message}" if message.startswith('Config.') and field in CONFIG_OPTIONS else message
+
 def main(argv=None) -> int:
     "Entry point of the `hlgfa` command; errors a user can fix are one line on stderr and exit status 2."
     argv, cmd = sys.argv[1:] if argv is None else list(argv), None
@@ -459,6 +462,6 @@ def main(argv=None) -> int:
         print(_interrupted(cmd, argv, args) if cmd else 'hlgfa: interrupted.', file=sys.stderr)
         return 130
     except (OSError, ValueError, RuntimeError, TypeError, FloatingPointError) as e:
-        print(f"hlgfa {cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        print(f"hlgfa {cmd}: error: {_flag_named(' '.join(str(e).split()))}", file=sys.stderr)
         return 2
     return result if cmd in ('eval', 'predict') else 0

@@ -47,12 +47,13 @@ def _open(path, header: bool = False) -> Image.Image:
             with Image.open(path) as im:
                 if header: return im
                 im.load()
-                if im.getexif().get(0x0112, 1) != 1:
-                    warnings.warn(f"{path} has an EXIF orientation tag: it is read as stored, not turned upright "
-                                  "(masks are drawn on the stored pixels).", stacklevel=3)
-                return im.copy()
+                im = im.copy()
     except FileNotFoundError: raise
     except _UNREADABLE as e: raise _why(path, e) from None
+    if im.getexif().get(0x0112, 1) != 1:                    # outside catch_warnings: said once per file
+        warnings.warn(f"{path} has an EXIF orientation tag: it is read as stored, not turned upright (masks are drawn "
+                      "on the stored pixels).", stacklevel=3)
+    return im
 
 def image_size(path) -> tuple[int, int]:
     "(w, h) of the image at `path`, from its header, by the same rules as reading it."
@@ -75,7 +76,7 @@ def _gray_float(im: Image.Image, path) -> np.ndarray:
 def _rgb_resized(im: Image.Image, size=None, path='image') -> np.ndarray:
     "H×W×3 float32 in [0, 1] from any PIL mode (see the table), resized to `size` if given."
     if im.mode == 'F' or im.mode.startswith('I'):
-        g = Image.fromarray(_gray_float(im, path), 'F')
+        g = Image.fromarray(_gray_float(im, path))                  # float32: mode 'F'
         if size is not None: g = g.resize(_hw(size)[::-1], Image.BILINEAR)
         return np.repeat(np.asarray(g, dtype=np.float32)[..., None], 3, axis=2).clip(0, 1)
     if im.mode not in ('L', 'RGB'): im = im.convert('RGB')
@@ -99,7 +100,7 @@ def mask_pixels(im: Image.Image, path='mask') -> np.ndarray:
             raise ValueError(f"float mask {path} has values outside [0, 1]: save it as 0/255 or 0/1 integers.")
         return a > 0.5
     if im.mode in ('LA', 'La'): a = np.asarray(im)[..., 0]               # gray and alpha: the gray (alpha ignored)
-    elif im.mode in ('1', 'L', 'I', 'F') or im.mode.startswith('I;'): a = np.asarray(im)
+    elif im.mode in ('1', 'L', 'I') or im.mode.startswith('I;'): a = np.asarray(im)
     else: a = np.asarray(im.convert('RGB')).max(2)  # colour, or a palette by its colours: the brightest channel
     top = int(a.max()) if a.size else 0
     return a > 0 if top <= 1 else a > (127 if top <= 255 else 32767)
@@ -166,11 +167,13 @@ def _glob(pattern: str) -> list[Path]:
     parts = Path(pattern).parts
     k = next((i for i, s in enumerate(parts) if glob.has_magic(s)), len(parts))
     base, rest = Path(*parts[:k]) if k else Path('.'), Path(*parts[k:]) if k < len(parts) else None
+    if rest and rest.name == '**': rest = rest/'*'                 # files below, as Python 3.13 reads it, on any version
     return list(base.glob(str(rest))) if rest else [base]
 
-def find_images(inputs) -> list[Path]:
-    """Image files named by `inputs`: files, folders (searched recursively) and glob patterns, sorted, each file once.
-    Links to folders are not followed in a search; a link whose target is gone is kept, to be reported as unreadable."""
+def find_images(inputs, unique: bool = True) -> list[Path]:
+    """Image files named by `inputs`: files, folders (searched recursively) and glob patterns, sorted, each file once
+    (unless not `unique`). A folder search or `**` never follows a link to a folder; a link whose target is gone is
+    kept, to be reported as unreadable."""
     found, missing = [], []
     for item in [inputs] if isinstance(inputs, (str, Path)) else inputs:
         p = Path(item)
@@ -181,6 +184,7 @@ def find_images(inputs) -> list[Path]:
         found += hits
         if not hits: missing.append(str(item))
     if missing: raise FileNotFoundError(f"no image found at {missing} (images end in {', '.join(IMAGE_EXTS)}).")
+    if not unique: return found
     seen = set()
     return [q for q in found if not (os.path.realpath(q) in seen or seen.add(os.path.realpath(q)))]  # each file once
 
@@ -204,11 +208,12 @@ class Sample:
     @property
     def label(self) -> int: return int(self.defect != 'good')
 
-def _all_masks_or_none(samples: list[Sample], category: str, expected) -> list[Sample]:
-    "`samples` if every defective one has a mask, or none has (then said once: image level only); else an error."
+def _all_masks_or_none(samples: list[Sample], category: str, expected, masks: Path | None) -> list[Sample]:
+    """`samples` if every defective one has a mask, or none has and there is no `masks` folder (then said once: image
+    level only); else an error naming an image without one."""
     defective = [s for s in samples if s.label]
     missing = [s for s in defective if s.mask_path is None]
-    if missing and len(missing) < len(defective):
+    if missing and (len(missing) < len(defective) or masks is not None):
         raise FileNotFoundError(f"{len(missing)} of the {len(defective)} defective test images of {category} have no mask, "
                                 f"e.g. {missing[0].path} (expected {expected(missing[0])}): give every defective image its "
                                 "mask, or none of them (then the set is evaluated at image level).")
@@ -230,6 +235,7 @@ def scan_category(folder, split: str = 'train', category: str | None = None) -> 
     if not types:
         raise FileNotFoundError(f"{split_dir} has no sub-folders: expected {split_dir}/good/ and one folder per defect type.")
     mask_of = lambda s: folder/'ground_truth'/s.defect/f'{s.path.stem}_mask.png'
+    masks = folder/'ground_truth' if (folder/'ground_truth').is_dir() else None
     samples = []
     for t in types:
         imgs = _images(split_dir/t)
@@ -238,22 +244,31 @@ def scan_category(folder, split: str = 'train', category: str | None = None) -> 
         for p in imgs:
             s = Sample(p, category, t)
             samples.append(s if t == 'good' or not mask_of(s).is_file() else replace(s, mask_path=mask_of(s)))
-    return _all_masks_or_none(samples, category, mask_of)
+    return _all_masks_or_none(samples, category, mask_of, masks if split == 'test' else None)
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    return folder is not None and Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 def folder_samples(folders: Folders, split: str = 'train') -> list[Sample]:
     "The samples of a `Folders` set: its normal images ('train'), or its normal and defective ones with their masks ('test')."
     if not folders.normal and (split == 'train' or not folders.abnormal):
         raise ValueError(f"{folders} holds no images for the {split} split: give normal= (and abnormal= to evaluate).")
+    masks = Path(folders.masks) if folders.masks else None
+    if masks and not folders.abnormal: raise ValueError(f"masks={masks} without abnormal=: masks belong to defective images.")
+    if masks and not masks.is_dir(): raise FileNotFoundError(f"masks folder {masks} does not exist.")
     samples = [Sample(p, folders.name) for p in (find_images(folders.normal) if folders.normal else [])]
     if split == 'train' or not folders.abnormal: return samples
-    base = Path(folders.abnormal) if Path(folders.abnormal).is_dir() else None
-    masks = Path(folders.masks) if folders.masks else None
-    if masks and not masks.is_dir(): raise FileNotFoundError(f"masks folder {masks} does not exist.")
-    index = {q.relative_to(masks).with_suffix(''): q for q in find_images(masks)} if masks else {}
+    base = Path(folders.abnormal) if Path(folders.abnormal).is_dir() else None   # a glob's images are of type 'defect'
+    defective = [p for p in find_images(folders.abnormal) if not _inside(p, masks)]
+    if both := {os.path.realpath(p) for p in defective} & {os.path.realpath(s.path) for s in samples}:
+        raise ValueError(f"{len(both)} images are both normal and defective (e.g. {sorted(both)[0]}): the folders "
+                         f"{folders.normal} and {folders.abnormal} overlap; give separate folders.")
+    index = {q.relative_to(masks).with_suffix(''): q for q in find_images(masks, unique=False)} if masks else {}
     claimed = set()
-    for p in find_images(folders.abnormal):
+    for p in defective:
         rel = p.relative_to(base) if base else Path(p.name)
         kind = rel.parent.as_posix().replace('/', '_') if rel.parent != Path('.') else 'defect'
+        if kind == 'good': raise ValueError(f"{base/'good'} would be read as defective images: put good images in normal=.")
         keys = [rel.parent/f'{p.stem}_mask', rel.parent/p.stem, Path(f'{p.stem}_mask'), Path(p.stem)]
         mask = next((index[k] for k in keys if k in index), None)
         if mask is not None and mask in claimed:
@@ -264,8 +279,8 @@ def folder_samples(folders: Folders, split: str = 'train') -> list[Sample]:
     if unclaimed := sorted(set(index.values()) - claimed):
         warnings.warn(f"{len(unclaimed)} masks in {masks} match no defective image (e.g. {unclaimed[0]}): the rule is "
                       "<masks>/<sub-folder>/<name>_mask.* or <name>.*, else the same directly in <masks>.", stacklevel=2)
-    expected = lambda s: f"{masks}/…/{s.path.stem}_mask.* or {s.path.stem}.*" if masks else "a masks folder"
-    return _all_masks_or_none(samples, folders.name, expected)
+    expected = lambda s: f"{masks}/<sub-folder>/{s.path.stem}_mask.* or {s.path.stem}.*, or the same directly in {masks}"
+    return _all_masks_or_none(samples, folders.name, expected, masks)
 
 # %% ../nbs/00_data.ipynb #70657b2b
 def _aspect_range(paths) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from .geometry import Geometry, as_geometry, blended_maps, score_images
 from .metrics import PixelMetrics, best_f1, tally_scores
 from .scoring import AnomalyDetector, ScoreConfig, blur_matrix, image_score
 from .evaluate import load_detector
-from .train import config_from_dict, geometry_of, load_checkpoint, save_checkpoint, train_data
+from .train import config_from_dict, geometry_of, load_checkpoint, run_lock, save_checkpoint, train_data
 from .viz import ANOMALY_CMAP
 
 # %% auto #0
@@ -119,19 +119,20 @@ class ImageFiles(torch.utils.data.Dataset):
 def calibrate_checkpoint(checkpoint, normal=None, labelled=None, target_fpr: float | None = None, device='auto',
                          progress: bool = True) -> Thresholds:
     "Calibrate a trained run on `normal` (image paths; default: its held-out or training images), store it, return it."
-    state = load_checkpoint(checkpoint)
-    cfg = config_from_dict(state['config'])
-    det = load_detector(checkpoint, device)
-    if normal is not None: images, source = ImageFiles(normal, geometry_of(cfg)), f"{len(normal)} given normal images"
-    elif state.get('held_out'):
-        images, source = ImageFiles(state['held_out'], geometry_of(cfg)), "normal training images held out of training"
-    else:
-        images = MVTecDataset(train_data(cfg), 'train', cfg.categories, geometry_of(cfg))
-        source = "the training images (holdout=0: optimistic, expect more false positives on new images)"
-    labelled = MVTecDataset(labelled, 'test', cfg.categories, geometry_of(cfg)) if isinstance(labelled, (str, Path)) else labelled
-    th = calibrate(det, images, cfg.target_fpr if target_fpr is None else target_fpr, labelled, source, progress=progress)
-    save_checkpoint({**state, 'calibration': asdict(th)}, checkpoint)
-    return th
+    with run_lock(Path(checkpoint).parent):            # read, calibrate, write: one writer at a time
+        state = load_checkpoint(checkpoint)
+        cfg = config_from_dict(state['config'])
+        det = load_detector(checkpoint, device)
+        if normal is not None: images, source = ImageFiles(normal, geometry_of(cfg)), f"{len(normal)} given normal images"
+        elif state.get('held_out'):
+            images, source = ImageFiles(state['held_out'], geometry_of(cfg)), "normal training images held out of training"
+        else:
+            images = MVTecDataset(train_data(cfg), 'train', cfg.categories, geometry_of(cfg))
+            source = "the training images (holdout=0: optimistic, expect more false positives on new images)"
+        labelled = MVTecDataset(labelled, 'test', cfg.categories, geometry_of(cfg)) if isinstance(labelled, (str, Path)) else labelled
+        th = calibrate(det, images, cfg.target_fpr if target_fpr is None else target_fpr, labelled, source, progress=progress)
+        save_checkpoint({**state, 'calibration': asdict(th)}, checkpoint)
+        return th
 
 # %% ../nbs/14_deploy.ipynb #ca9f330e
 @dataclass
@@ -226,10 +227,13 @@ def predict_files(predictor: Predictor, inputs, out_dir, batch_size: int = 8, ma
                   num_workers: int = 0, progress: bool = True) -> dict:
     "Predict every image named by `inputs` into `out_dir` (CSV, JSON, map and mask PNGs); returns the summary."
     paths = find_images(inputs)
+    existed = Path(out_dir).exists()
     out, fresh = _out_folder(out_dir, overwrite)
     try: return _predict_into(out, predictor, paths, batch_size, maps, num_workers, progress)
     except BaseException:
-        if fresh: shutil.rmtree(out, ignore_errors=True); out.mkdir(parents=True, exist_ok=True)   # as it was: empty
+        if fresh and not existed: shutil.rmtree(out, ignore_errors=True)               # as it was: absent
+        elif fresh:                                                                     # as it was: empty
+            for p in out.iterdir(): shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         raise
 
 def _predict_into(out: Path, predictor: Predictor, paths: list[Path], batch_size: int, maps: bool, num_workers: int,
@@ -274,6 +278,8 @@ def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False, 
     `openvino`, also as OpenVINO IR beside it (`.xml`, `.bin` and `.xml.json`, in float32)."""
     _needs('onnx', 'onnxscript', *(['openvino'] if openvino else []))
     path = Path(path)
+    if openvino and path.suffix in ('.xml', '.bin'):
+        raise ValueError(f"{path}: name the ONNX file (e.g. model.onnx); the OpenVINO files are written beside it.")
     ir = [path.with_suffix('.xml'), path.with_suffix('.bin'), Path(f"{path.with_suffix('.xml')}.json")] if openvino else []
     if not overwrite and (old := [str(p) for p in (path, Path(f'{path}.json'), *ir) if p.exists()]):
         raise FileExistsError(f"{' and '.join(old)} exist{'s' if len(old) == 1 else ''}: choose another file or pass "
@@ -294,7 +300,6 @@ def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False, 
         torch.onnx.export(det, (x,), tmp, input_names=['images'], output_names=['maps', 'scores'], dynamo=True,
                           external_data=False, verbose=False)
         os.replace(tmp, path)
-        if openvino: blur_matrix.cache_clear(); _to_openvino(det, x, ir[0])
     finally:
         tmp.unlink(missing_ok=True); blur_matrix.cache_clear(); quiet.setLevel(level)
     meta = dict(format='hlgfa_nb-onnx-1', version=hlgfa_nb.__version__, backbone=cfg.backbone, geometry=asdict(geometry),
@@ -304,7 +309,10 @@ def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False, 
                 thresholds=state.get('calibration'), normalised='clip(0.5 + 0.5 (x - threshold) / (threshold - normal), 0, 1)',
                 score=asdict(cfg.score), lr_scale=cfg.lr_scale, checkpoint=str(Path(checkpoint).resolve()))
     Path(f'{path}.json').write_text(json.dumps(meta, indent=1) + '\n')
-    if openvino: ir[2].write_text(json.dumps({**meta, 'format': 'hlgfa_nb-openvino-1'}, indent=1) + '\n')
+    if openvino:                                      # the ONNX export is complete first, whatever happens here
+        try: _to_openvino(det, x, ir[0])
+        finally: blur_matrix.cache_clear()
+        ir[2].write_text(json.dumps({**meta, 'format': 'hlgfa_nb-openvino-1'}, indent=1) + '\n')
     return path
 
 def _to_openvino(det, x: torch.Tensor, xml: Path):

@@ -288,10 +288,12 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
     by category, also into each run's TensorBoard log if `log`; a category that fails (its checkpoint, its images, its
     figure) is reported and the others go on."""
     if out_dir is not None: report_folder(out_dir, overwrite)
+    if log: tensorboard_log()                                    # installed? (before any category is evaluated)
     per = dict(checkpoint) if isinstance(checkpoint, dict) else None
     runs = {} if per else {None: _open_run(checkpoint, device, weights)}
     root = root if root is not None else runs[None][0].root if runs else _root_of(per)
-    if root is None: raise ValueError("no dataset root: pass root=<folder in MVTec AD layout>.")
+    if root is None: raise ValueError("no test images: pass root (a folder in MVTec AD layout, hlgfa eval --data) or "
+                                      "Folders (hlgfa eval --normal/--abnormal).")
     found = list_categories(root)
     if categories is None: categories = [c for c in (per or runs[None][2]) if c in found] or list(found)
     categories = list(as_categories(categories))

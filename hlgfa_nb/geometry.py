@@ -86,7 +86,7 @@ class Geometry:
         "A 3×h×w image tensor in [0, 1] at its working size, resized as files are read (Pillow's antialiased bilinear)."
         h, w = self.checked_size(*image.shape[-2:], name)
         channels = image.detach().float().cpu().numpy()
-        out = [np.asarray(Image.fromarray(c, 'F').resize((w, h), Image.BILINEAR)) for c in channels]
+        out = [np.asarray(Image.fromarray(c).resize((w, h), Image.BILINEAR)) for c in channels]   # float32: mode 'F'
         return torch.from_numpy(np.stack(out)).clamp(0, 1).to(image.device)
 
     def window(self) -> torch.Tensor:

@@ -5,17 +5,18 @@
 # %% ../nbs/15_limits.ipynb #32c0f624
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from .backbone import make_views, resize
-from .data import MVTecDataset
 from .scoring import neighbourhood_mean, stage_distances
 from .evaluate import load_detector
 from .geometry import Pieces
-from .train import config_from_dict, geometry_of, holdout_split, load_checkpoint, save_checkpoint, train_data
+from .train import config_from_dict, load_checkpoint, run_lock, save_checkpoint, training_split
 
 # %% auto #0
 __all__ = ['removed_share', 'FeatureGaussian', 'fit_feature_gaussian', 'fit_typicality', 'smooth_defects', 'peak_positions']
@@ -94,13 +95,12 @@ def fit_feature_gaussian(detector, images, batch_size: int = 8, shrink: float = 
 
 def fit_typicality(checkpoint, batch_size: int = 8, progress: bool = True) -> FeatureGaussian:
     "Fit the feature statistics of a trained run on its training images (not the held-out ones) and store them in it."
-    state = load_checkpoint(checkpoint)
-    cfg = config_from_dict(state['config'])
-    train = MVTecDataset(train_data(cfg), 'train', cfg.categories, geometry_of(cfg))
-    train.samples = holdout_split(train.samples, cfg.holdout, cfg.seed)[0]        # the images the module trained on
-    g = fit_feature_gaussian(load_detector(checkpoint), Pieces(train), batch_size, progress=progress)
-    save_checkpoint({**state, 'typicality': g.to('cpu').state()}, checkpoint)
-    return g
+    with run_lock(Path(checkpoint).parent):                    # read, fit, write: one writer at a time
+        state = load_checkpoint(checkpoint)
+        train, _ = training_split(config_from_dict(state['config']))           # the images the module trained on
+        g = fit_feature_gaussian(load_detector(checkpoint), Pieces(train), batch_size, progress=progress)
+        save_checkpoint({**state, 'typicality': g.to('cpu').state()}, checkpoint)
+        return g
 
 # %% ../nbs/15_limits.ipynb #6135d420
 def smooth_defects(images: torch.Tensor, sigma: float, amplitude: float = 0.25, seed: int = 0):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_reproduce.ipynb #c04bf928
 from __future__ import annotations
-import ctypes, gc, math, os, sys, tempfile, threading, time
+import ctypes, gc, math, os, tempfile, threading, time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .baselines import PatchCore, PatchCoreConfig
 # %% auto #0
 __all__ = ['PAPER_SOURCE', 'TABLE1_COLUMNS', 'TABLE1_METHODS', 'TABLE2_COLUMNS', 'PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3',
            'METHODS', 'paper_mean_gaps', 'peak_memory_mb', 'inference_throughput', 'state_mb', 'Reproduction',
-           'patchcore_config', 'new_folder', 'reproduce', 'Ablation', 'loss_ablation', 'main']
+           'patchcore_config', 'new_folder', 'reproduce', 'Ablation', 'loss_ablation']
 
 # %% ../nbs/13_reproduce.ipynb #afa505d8
 PAPER_SOURCE = ("H. Zhou, Y. Gao, Y. Du, X. Zheng (Innolight Technology Research Institute), \"HLGFA: High-Low Resolution "
@@ -288,11 +288,3 @@ def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tupl
                             f"{list(seeds)} (mean ± half the range)")
     if out_dir is not None: (work/'ablation.md').write_text(abl.to_markdown())
     return abl
-
-# %% ../nbs/13_reproduce.ipynb #1023ac20
-def main(argv=None) -> int:
-    "`python -m hlgfa_nb.reproduce ...` = `hlgfa reproduce ...` (chapter 11)."
-    from hlgfa_nb.cli import main as hlgfa
-    return hlgfa(['reproduce', *(sys.argv[1:] if argv is None else argv)])
-
-if __name__ == '__main__' and not hasattr(__import__('builtins'), '__IPYTHON__'): sys.exit(main())  # not in a notebook

@@ -5,7 +5,7 @@
 # %% ../nbs/08_train.ipynb #2e73e81b
 from __future__ import annotations
 import errno, json, math, os, shutil, socket, tempfile, time
-from contextlib import nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -32,8 +32,8 @@ __all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'LOGS', 'RUNTIME_FIELDS', 'PR
            'override', 'preset', 'resolve_device', 'amp_dtype', 'autocast', 'epoch_batches', 'rank_share',
            'build_backbone', 'backbone_fingerprint', 'build_module', 'feature_bytes', 'backbone_features',
            'FeatureCache', 'versions_compatible', 'save_checkpoint', 'load_checkpoint', 'check_backbone',
-           'load_trained', 'tensorboard_log', 'Trainer', 'check_image_size', 'holdout_split', 'fit', 'fit_per_category',
-           'fit_multiprocess', 'paper_setting']
+           'load_trained', 'tensorboard_log', 'Trainer', 'check_image_size', 'training_split', 'holdout_split',
+           'run_lock', 'fit', 'fit_per_category', 'fit_multiprocess', 'paper_setting']
 
 # %% ../nbs/08_train.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
@@ -134,7 +134,8 @@ class Config:
         for where, part in [('Config', self)] + [(f'Config.{n}', getattr(self, n)) for n in SECTIONS]:
             for f in fields(part):
                 v = getattr(part, f.name)
-                if isinstance(v, float) and not math.isfinite(v): raise ValueError(f"{where}.{f.name}={v}: must be finite.")
+                if any(isinstance(x, float) and not math.isfinite(x) for x in (v if isinstance(v, tuple) else (v,))):
+                    raise ValueError(f"{where}.{f.name}={v}: must be finite.")
         if 2 * self.score.margin >= min(sides):
             raise ValueError(f"Config.score.margin={self.score.margin} leaves nothing of a {self.image_size}-px map to score: "
                              f"use a margin below {(min(sides) + 1) // 2}.")
@@ -442,12 +443,12 @@ def _dist_env() -> tuple[int, int, int]:
     return tuple(int(os.environ.get(k, d)) for k, d in (('RANK', 0), ('WORLD_SIZE', 1), ('LOCAL_RANK', 0)))
 
 # %% ../nbs/08_train.ipynb #d3656197
-def tensorboard_log(run_folder):
-    "A TensorBoard `SummaryWriter` writing into `<run_folder>/tensorboard` (needs the tensorboard package)."
+def tensorboard_log(run_folder=None):
+    "A TensorBoard `SummaryWriter` writing into `<run_folder>/tensorboard` (None: only check that TensorBoard is installed)."
     try: from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise RuntimeError("log='tensorboard' needs the tensorboard package: pip install 'hlgfa_nb[log]'.") from None
-    return SummaryWriter(str(Path(run_folder)/'tensorboard'))
+    return None if run_folder is None else SummaryWriter(str(Path(run_folder)/'tensorboard'))
 
 class Trainer:
     "One training run in one process: the data, parts and optimiser of `cfg`; `run` trains, `save`/`restore` checkpoint."
@@ -476,6 +477,12 @@ def check_image_size(cfg: Config, backbone: FrozenBackbone):
                          f"the deepest stage's stride of {backbone.name} ({stride} px): use image_size ≥ "
                          f"{math.ceil(stride / cfg.lr_scale)}.")
 
+def training_split(cfg: Config) -> tuple[MVTecDataset, list]:
+    "The images a run's module trains on (its training images less the held-out ones), and the held-out samples."
+    images = MVTecDataset(train_data(cfg), 'train', cfg.categories, geometry_of(cfg))
+    images.samples, held = holdout_split(images.samples, cfg.holdout, cfg.seed)
+    return images, held
+
 def holdout_split(samples: list, share: float, seed: int) -> tuple[list, list]:
     "(kept, held out): per category, round(share × its images) held out by a seeded permutation, at least one kept."
     kept, held = [], []
@@ -491,8 +498,7 @@ def holdout_split(samples: list, share: float, seed: int) -> tuple[list, list]:
 def _data(self: Trainer):
     "The training split (less the held-out images) as model inputs (chapter 16), what the module sees of them, category ids."
     cfg = self.cfg
-    images = MVTecDataset(train_data(cfg), 'train', cfg.categories, geometry_of(cfg))
-    images.samples, self.held_out = holdout_split(images.samples, cfg.holdout, cfg.seed)
+    images, self.held_out = training_split(cfg)
     self.train = Pieces(images)                   # the images themselves, their padded canvases, or their tiles
     self.data = NoisyTrainingSet(self.train, cfg.aug, cfg.seed) if cfg.augment else self.train
     self.cat_ids = torch.tensor([self.train.categories.index(s.category) for s in self.train.samples])
@@ -686,29 +692,32 @@ def _check_resumable(self: Trainer, state: dict):
 
 # %% ../nbs/08_train.ipynb #40e61df7
 LOCK = '.hlgfa.lock'
+_HELD: dict[str, object] = {}        # run folders this process holds: real path → the open lock file
 
-def _alive(host: str, pid: str) -> bool:
-    "Whether process `pid` of `host` may still run (only a process of this machine can be seen to have ended)."
-    if host != socket.gethostname() or not pid.isdigit() or os.name == 'nt': return True
-    try: os.kill(int(pid), 0)
-    except ProcessLookupError: return False
-    except PermissionError: pass
-    return True
+def _lock(f):
+    "Lock the open file `f` for this process, or fail at once (OSError) if another process holds it."
+    try: import fcntl
+    except ImportError:                                   # Windows
+        import msvcrt; msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+    else: fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
-def _claim(out_dir: Path) -> Path:
-    "Make `out_dir` this process's (a lock file naming it), or fail while another live run holds it; returns the lock."
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lock, me = out_dir/LOCK, f"{socket.gethostname()} {os.getpid()}"
-    while True:
-        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            host, _, pid = lock.read_text().partition(' ')
-            if _alive(host, pid):
-                raise FileExistsError(f"{out_dir} is being written by another run (process {pid or '?'} on {host or '?'}): "
-                                      f"wait for it or choose another folder (if no run is going on, delete {lock}).") from None
-            lock.unlink(missing_ok=True); continue           # left by a run that was killed
-        os.write(fd, me.encode()); os.close(fd)
-        return lock
+@contextmanager
+def run_lock(folder):
+    """Hold `folder`'s lock while the block writes its run (re-entrant within a process): another process that holds it
+    is an error. The operating system releases it when its process ends, however it ends."""
+    folder, key = Path(folder), os.path.realpath(folder)
+    if key in _HELD: yield; return
+    folder.mkdir(parents=True, exist_ok=True)
+    f = open(folder/LOCK, 'a+')
+    try: _lock(f)
+    except OSError:
+        f.seek(0); who = f.read().strip(); f.close()
+        raise FileExistsError(f"{folder} is being written by another run ({who or 'starting'}): wait for it, or choose "
+                              "another folder.") from None
+    f.seek(0); f.truncate(); f.write(f"process {os.getpid()} on {socket.gethostname()}"); f.flush()
+    _HELD[key] = f
+    try: yield
+    finally: del _HELD[key]; f.close()     # releases the lock; the file stays, as deleting it could race a newcomer
 
 def _prepare_out(out_dir: Path):
     "Check that `out_dir` (claimed) can hold a run, removing what a killed run left half-written."
@@ -733,7 +742,8 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
     rank, world, local_rank = _dist_env()
     if out_dir.exists() and not out_dir.is_dir(): raise FileExistsError(f"out_dir {out_dir} is a file: give a folder.")
     new = rank == 0 and not out_dir.exists()
-    lock = _claim(out_dir) if rank == 0 else None
+    lock = ExitStack()
+    if rank == 0: lock.enter_context(run_lock(out_dir))          # one run writes a folder at a time
     own_group, run = world > 1 and not dist.is_initialized(), None
     try:
         if rank == 0: _prepare_out(out_dir)
@@ -760,7 +770,7 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
     finally:
         if own_group and dist.is_initialized(): dist.destroy_process_group()
         if run is not None and run.log is not None: run.log.close()
-        if lock is not None: lock.unlink(missing_ok=True)
+        lock.close()
     return ckpt
 
 # %% ../nbs/08_train.ipynb #482dc4fd

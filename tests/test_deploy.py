@@ -125,3 +125,11 @@ def test_cli_predict_calibrate_export(run, synth, tmp_path, capsys):
     assert main(['export', '--checkpoint', str(run), '--out', str(tmp_path/'m.onnx')]) == 0
     assert (tmp_path/'m.onnx').is_file() and (tmp_path/'m.onnx.json').is_file()
     calibrate_checkpoint(run, progress=False)
+
+
+def test_a_failed_openvino_conversion_leaves_the_onnx_export_whole(run, tmp_path, monkeypatch):
+    import hlgfa_nb.deploy as D
+    monkeypatch.setattr(D, '_to_openvino', lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError): export_onnx(run, tmp_path/'d.onnx', openvino=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['d.onnx', 'd.onnx.json']
+    with pytest.raises(ValueError, match='name the ONNX file'): export_onnx(run, tmp_path/'d.xml', openvino=True)

@@ -62,3 +62,25 @@ def test_some_masks_missing_or_unclaimed_are_named(plain, tmp_path):
          pytest.warns(UserWarning, match=r"1 masks in .* match no defective image \(e.g. .*stray.png\)"):
         folder_samples(Folders(plain/'ok_test', plain/'bad', masks), 'test')
     with pytest.raises(ValueError, match='holds no images for the train split'): folder_samples(Folders(abnormal=plain/'bad'))
+
+
+def test_masks_that_match_nothing_or_overlapping_folders_are_refused(synth, plain, tmp_path):
+    (tmp_path/'m').mkdir(); (tmp_path/'m'/'other.png').write_bytes((plain/'masks'/'spot'/'000.png').read_bytes())
+    with pytest.raises(FileNotFoundError, match=r"8 of the 8 defective test images of images have no mask"), pytest.warns(UserWarning):
+        folder_samples(Folders(plain/'ok_test', plain/'bad', tmp_path/'m'), 'test')
+    gt = tmp_path/'mv'; shutil.copytree(synth/'weave', gt/'weave')
+    for m in (gt/'weave'/'ground_truth').rglob('*_mask.png'): m.rename(m.with_name(m.name.replace('_mask', '')))
+    with pytest.raises(FileNotFoundError, match='have no mask'): MVTecDataset(gt, 'test')    # masks there, misnamed
+    with pytest.raises(ValueError, match='are both normal and defective'):
+        folder_samples(Folders(plain, plain/'bad'), 'test')
+    shutil.copytree(plain/'bad', tmp_path/'bad'); shutil.copytree(plain/'masks', tmp_path/'bad'/'masks')
+    inside = folder_samples(Folders(plain/'ok_test', tmp_path/'bad', tmp_path/'bad'/'masks'), 'test')
+    assert sum(s.label for s in inside) == 8 and all(s.mask_path for s in inside if s.label)   # masks not read as images
+    (tmp_path/'bad'/'good').mkdir(); shutil.copy(plain/'ok_test'/'000.png', tmp_path/'bad'/'good')
+    with pytest.raises(ValueError, match='would be read as defective'):
+        folder_samples(Folders(plain/'ok_test', tmp_path/'bad', tmp_path/'bad'/'masks'), 'test')
+
+
+def test_a_glob_of_defective_images_is_one_type(plain):
+    s = folder_samples(Folders(str(plain/'ok_test'/'*.png'), str(plain/'bad'/'*'/'*.png')), 'test')
+    assert {x.defect for x in s} == {'good', 'defect'} and sum(x.label for x in s) == 8
