@@ -692,7 +692,6 @@ def _check_resumable(self: Trainer, state: dict):
 
 # %% ../nbs/08_train.ipynb #40e61df7
 LOCK = '.hlgfa.lock'
-_HELD: dict[str, object] = {}        # run folders this process holds: real path → the open lock file
 
 def _lock(f):
     "Lock the open file `f` for this process, or fail at once (OSError) if another process holds it."
@@ -703,21 +702,21 @@ def _lock(f):
 
 @contextmanager
 def run_lock(folder):
-    """Hold `folder`'s lock while the block writes its run (re-entrant within a process): another process that holds it
-    is an error. The operating system releases it when its process ends, however it ends."""
-    folder, key = Path(folder), os.path.realpath(folder)
-    if key in _HELD: yield; return
-    folder.mkdir(parents=True, exist_ok=True)
-    f = open(folder/LOCK, 'a+')
+    """Hold `folder`'s lock while the block writes its run; another process that holds it is an error. The lock file
+    names its holder while it is held, so a holder may enter again; the operating system releases the lock when its
+    process ends, however it ends."""
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    me, f = f"process {os.getpid()} on {socket.gethostname()}", open(folder/LOCK, 'a+')
+    f.seek(0)
+    if (who := f.read().strip()) == me: f.close(); yield; return        # held by this process already
     try: _lock(f)
     except OSError:
-        f.seek(0); who = f.read().strip(); f.close()
+        f.close()
         raise FileExistsError(f"{folder} is being written by another run ({who or 'starting'}): wait for it, or choose "
                               "another folder.") from None
-    f.seek(0); f.truncate(); f.write(f"process {os.getpid()} on {socket.gethostname()}"); f.flush()
-    _HELD[key] = f
+    f.seek(0); f.truncate(); f.write(me); f.flush()
     try: yield
-    finally: del _HELD[key]; f.close()     # releases the lock; the file stays, as deleting it could race a newcomer
+    finally: f.seek(0); f.truncate(); f.close()   # no holder named, lock released; the file stays (deleting it could race)
 
 def _prepare_out(out_dir: Path):
     "Check that `out_dir` (claimed) can hold a run, removing what a killed run left half-written."

@@ -206,7 +206,7 @@ def test_killed_run_resumes_identically_and_leaves_nothing(cfg, run, tmp_path, w
     assert identical(module_weights(run), module_weights(done))
     totals = lambda c: [h['total'] for h in load_checkpoint(c)['history']]
     assert totals(run) == totals(done)
-    assert sorted(p.name for p in out.iterdir()) == ['checkpoint.pt', 'config.json', 'history.json']
+    assert sorted(p.name for p in out.iterdir()) == ['.hlgfa.lock', 'checkpoint.pt', 'config.json', 'history.json']
 
 
 def test_out_dir_is_checked_and_a_failed_new_run_leaves_nothing(cfg, tmp_path, monkeypatch):
