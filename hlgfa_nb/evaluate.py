@@ -264,7 +264,7 @@ def report_folder(out_dir, overwrite: bool = False, also=()) -> Path:
     if out.exists() and not out.is_dir(): raise FileExistsError(f"{out} is a file: give a folder for the evaluation.")
     if not overwrite and (old := [p.name for f in (*REPORT_FILES, *also) for p in sorted(out.glob(f))]):
         raise FileExistsError(f"{out} already holds an evaluation ({', '.join(old)}): choose another folder, or replace "
-                              "it with overwrite=True (hlgfa eval --force).")
+                              "it with overwrite=True (--force on the command line).")
     return out
 
 def _root_of(per: dict) -> str:

@@ -134,6 +134,7 @@ def test_one_resizer_for_files_and_tensors(run, tmp_path):
 
 # --- searches end, and count each file once ---
 
+@pytest.mark.skipif(os.name == 'nt', reason='POSIX links, pipes and /dev/full')
 def test_globs_and_folders_through_symlink_loops(tmp_path):
     src = tmp_path/'in'; (src/'a').mkdir(parents=True)
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(src/'a'/'x.png')
@@ -144,12 +145,14 @@ def test_globs_and_folders_through_symlink_loops(tmp_path):
     assert sorted(p.name for p in find_images(src)) == ['broken.png', 'x.png']
 
 
+@pytest.mark.skipif(os.name == 'nt', reason='POSIX links, pipes and /dev/full')
 def test_a_pipe_is_refused_not_waited_on(tmp_path):
     os.mkfifo(tmp_path/'pipe.png')
     with pytest.raises(ValueError, match='pipe.png is not a regular file'): find_images(tmp_path/'pipe.png')
     with pytest.raises(ValueError, match='not a regular file'): read_image(tmp_path/'pipe.png')
 
 
+@pytest.mark.skipif(os.name == 'nt', reason='POSIX links, pipes and /dev/full')
 def test_broken_link_is_listed_as_unreadable(run, tmp_path):
     (tmp_path/'in').mkdir(); Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path/'in'/'ok.png')
     os.symlink(str(tmp_path/'gone.png'), tmp_path/'in'/'broken.png')
@@ -223,6 +226,7 @@ def test_one_damaged_category_checkpoint_stops_only_itself(run, synth, tmp_path,
                  '--categories', 'washer']) == 0
 
 
+@pytest.mark.skipif(os.name == 'nt', reason='POSIX links, pipes and /dev/full')
 def test_disk_full_is_said_so(run, tmp_path, monkeypatch):
     real = torch.save
     monkeypatch.setattr(torch, 'save', lambda obj, f: real(obj, '/dev/full'))
