@@ -27,17 +27,18 @@ from .augment import AugConfig, NoisyTrainingSet
 from .scoring import ScoreConfig
 
 # %% auto #0
-__all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'LOGS', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT', 'LOCK', 'Config',
-           'geometry_of', 'recipe', 'train_data', 'config_to_dict', 'config_from_dict', 'save_config', 'load_config',
-           'override', 'preset', 'resolve_device', 'amp_dtype', 'autocast', 'epoch_batches', 'rank_share',
-           'build_backbone', 'backbone_fingerprint', 'build_module', 'feature_bytes', 'backbone_features',
-           'FeatureCache', 'versions_compatible', 'save_checkpoint', 'load_checkpoint', 'check_backbone',
-           'load_trained', 'tensorboard_log', 'Trainer', 'check_image_size', 'training_split', 'holdout_split',
-           'run_lock', 'fit', 'fit_per_category', 'fit_multiprocess', 'paper_setting']
+__all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'LOGS', 'IMAGE_CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT',
+           'LOCK', 'Config', 'geometry_of', 'recipe', 'train_data', 'config_to_dict', 'config_from_dict', 'save_config',
+           'load_config', 'override', 'preset', 'resolve_device', 'amp_dtype', 'autocast', 'epoch_batches',
+           'rank_share', 'build_backbone', 'backbone_fingerprint', 'build_module', 'feature_bytes', 'backbone_features',
+           'FeatureCache', 'ImageCache', 'image_bytes', 'versions_compatible', 'save_checkpoint', 'load_checkpoint',
+           'check_backbone', 'load_trained', 'tensorboard_log', 'Trainer', 'check_image_size', 'training_split',
+           'holdout_split', 'run_lock', 'fit', 'fit_per_category', 'fit_multiprocess', 'paper_setting']
 
 # %% ../nbs/08_train.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
 AMP_MODES, CACHE_MODES, LOGS = ('auto', 'bf16', 'fp16', 'off'), ('auto', 'ram', 'disk', 'off'), ('none', 'tensorboard')
+IMAGE_CACHE_MODES = ('auto', 'ram', 'off')
 
 def _absolute(path) -> str:
     "`path` as an absolute path (user folder expanded, links kept): a run stays usable from any folder."
@@ -81,7 +82,9 @@ class Config:
     amp: str = _runtime('auto')              # autocast on CUDA: 'auto' (bf16 if supported, else fp16), 'bf16', 'fp16', 'off'
     channels_last: bool = _runtime(True)     # channels-last module and features (1.7× faster steps on CPU, bench/)
     feature_cache: str = _runtime('auto')    # 'auto' (RAM on CPU without augmentation, if it fits), 'ram', 'disk', 'off'
-    cache_limit_gb: float = _runtime(4.0)    # the most RAM the feature cache may take
+    cache_limit_gb: float = _runtime(4.0)    # the most RAM the feature cache (or the image cache) may take
+    image_cache: str = _runtime('auto')      # decode the images once, kept in RAM: 'auto' (when features are not cached
+                                             # and they fit in cache_limit_gb), 'ram', 'off'
     num_workers: int = _runtime(0)           # DataLoader workers for image decoding
     save_every: int = _runtime(1)            # epochs between checkpoints (the last epoch is always saved)
     log: str = _runtime('none')              # 'tensorboard': loss terms, lr, images/s, GPU memory in <out_dir>/tensorboard
@@ -127,6 +130,8 @@ class Config:
         if self.feature_cache not in CACHE_MODES:
             raise ValueError(f"Config.feature_cache={self.feature_cache!r}: choose one of {CACHE_MODES}.")
         if self.log not in LOGS: raise ValueError(f"Config.log={self.log!r}: choose one of {LOGS}.")
+        if self.image_cache not in IMAGE_CACHE_MODES:
+            raise ValueError(f"Config.image_cache={self.image_cache!r}: choose one of {IMAGE_CACHE_MODES}.")
         for name, kind in SECTIONS.items():
             if not isinstance(getattr(self, name), kind):
                 raise TypeError(f"Config.{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}; "
@@ -354,6 +359,31 @@ class FeatureCache:
             for p in self.folder.glob('features_*.npy'): p.unlink()
             if self.folder.is_dir() and not any(self.folder.iterdir()): self.folder.rmdir()
 
+# %% ../nbs/08_train.ipynb #imgcache1
+class ImageCache(torch.utils.data.Dataset):
+    "The model inputs of a training set, decoded, resized and cut once and kept in RAM (uint8 where exact, else float32)."
+    def __init__(self, dataset, num_workers: int = 0, progress: bool = True):
+        self.dataset, self.split, self.items = dataset, getattr(dataset, 'split', None), []
+        loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=num_workers)   # one input at a time
+        for item in tqdm(loader, total=len(dataset), desc='caching images', disable=not progress, leave=False):
+            x = item['image']; q = (x * 255).round()
+            self.items.append({**item, 'image': q.to(torch.uint8) if torch.equal(q / 255, x) else x})
+
+    def __len__(self): return len(self.items)
+
+    def __getitem__(self, i) -> dict:
+        item = self.items[i]
+        x = item['image']
+        return {**item, 'image': x.float() / 255 if x.dtype == torch.uint8 else x}
+
+    @property
+    def nbytes(self) -> int: return sum(it['image'].numel() * it['image'].element_size() for it in self.items)
+
+def image_bytes(geometry, n_inputs: int) -> int:
+    "Bytes of `n_inputs` model inputs of a geometry kept as uint8."
+    h, w = geometry.size
+    return 3 * h * w * n_inputs
+
 # %% ../nbs/08_train.ipynb #d7250fb0
 CHECKPOINT_FORMAT = 1
 
@@ -464,7 +494,7 @@ class Trainer:
         self.channels_last = cfg.channels_last    # the module and its features; the backbone too on CUDA
         self.progress = progress and self.rank == 0
         self._data(); self._parts(); self._optimiser()
-        self.step, self.history, self.partial, self.cache = 0, [], None, None
+        self.step, self.history, self.partial, self.cache, self.workers = 0, [], None, None, cfg.num_workers
         self.log = tensorboard_log(self.out_dir) if cfg.log == 'tensorboard' and self.rank == 0 else None
         torch.manual_seed(cfg.seed + self.rank)   # any randomness inside the module (none by default)
 
@@ -553,12 +583,27 @@ def make_cache(self: Trainer) -> FeatureCache | None:
                         cfg.num_workers, self.progress)
 
 @patch
+def cache_images(self: Trainer):
+    "Read the training inputs through an `ImageCache` when the config asks for it (the features are not cached then)."
+    cfg = self.cfg
+    if cfg.image_cache == 'off': return
+    size = image_bytes(self.train.geometry, len(self.train))
+    if size > cfg.cache_limit_gb * 2**30:
+        if cfg.image_cache == 'ram':
+            raise ValueError(f"the image cache would take {size / 2**30:.1f} GB, over cache_limit_gb={cfg.cache_limit_gb}; "
+                             "raise the limit, or image_cache='off'.")
+        return
+    images = ImageCache(self.train, cfg.num_workers, self.progress)
+    self.data = NoisyTrainingSet(images, cfg.aug, cfg.seed) if cfg.augment else images
+    self.workers = 0                        # nothing is decoded any more: no process need hold a copy of the cache
+
+@patch
 def features(self: Trainer, batches):
     "(HR features, LR features, index batch) for each index batch in `batches`, in order."
     if self.cache is not None:
         for b in batches: yield (*self.cache[b], b)
         return
-    for b, item in zip(batches, _loader(self.data, batches, self.cfg.num_workers)):
+    for b, item in zip(batches, _loader(self.data, batches, self.workers)):
         x = item['image'].to(self.device, non_blocking=True)
         yield (*backbone_features(self.backbone, x, self.cfg.lr_scale, self.dtype,
                                   self.channels_last and self.device.type == 'cuda'), b)
@@ -755,6 +800,7 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
         if state is not None: run.restore(state)
         if run.step >= run.total and 'calibration' in (state or {}): return ckpt
         run.cache = run.make_cache()
+        if run.cache is None: run.cache_images()
         try: run.run(max_steps)
         finally:
             if run.cache is not None: run.cache.close()

@@ -266,3 +266,19 @@ def test_tensorboard_log_of_training_and_evaluation(synth, tmp_path):
     assert {'step/total', 'step/cos', 'step/lr', 'epoch/total', 'epoch/images_per_s', 'test/weave/AUC-I'} <= scalars
     assert [e.step for e in events.Scalars('step/total')] == [1, 2, 3, 4] and len(events.Scalars('epoch/total')) == 2
     assert 'test/weave/examples' in events.Tags()['images']
+
+
+def test_image_cache_trains_identically_and_decodes_each_image_once(synth, tmp_path, monkeypatch):
+    "With augmentation (no feature cache) the image cache changes no weight, and no epoch decodes an image again."
+    import hlgfa_nb.data as D
+    opened, real = [], D._open
+    monkeypatch.setattr(D, '_open', lambda p, header=False: opened.append(header) or real(p, header))
+    cfg = preset('cpu', synth, image_size=64, epochs=3, batch_size=4, categories=['weave'], augment=True)
+    runs = {}
+    for mode in ('off', 'ram'):
+        opened.clear()
+        runs[mode] = fit(replace(cfg, image_cache=mode), tmp_path/mode, progress=False)
+        runs[mode, 'decoded'] = opened.count(False)
+    assert all(torch.equal(a, b) for a, b in zip(T.load_checkpoint(runs['off'])['module'].values(),
+                                                 T.load_checkpoint(runs['ram'])['module'].values()))
+    assert runs['off', 'decoded'] == 3 * 6 + 6 and runs['ram', 'decoded'] == 6 + 6   # epochs × images, + calibration
