@@ -266,8 +266,9 @@ def metrics_table(category: str, n: int, metrics: dict, timing: dict) -> str:
     return (f"<table><tr><th>{category} ({n} images)</th><th>AUC-I</th><th>AUC-P</th><th>PRO</th></tr>{rows}</table>"
             f"<small>update {1e3 * timing['update_s']:.0f} ms + drawing {1e3 * timing['draw_s']:.0f} ms</small>")
 
-def reliability_figure(shown: dict, title: str, tau: float, k: int, lo: float, hi: float) -> Figure:
-    "The reliability explorer's picture of one image: image, sim (τ contour), weight, raw and weighted map."
+def reliability_figure(shown: dict, title: str, tau: float, k: int, raw: tuple, weighted: tuple) -> Figure:
+    """The reliability explorer's picture of one image: image, sim (τ contour), weight, raw and weighted map, each map on
+    its category's range (`raw`, `weighted`: (low, high)): the weight scales A′ far below A, so one scale would hide it."""
     fig = Figure(figsize=(15, 3.1))
     fig.subplots_adjust(0.01, 0.02, 0.95, 0.88, 0.12)
     ax = fig.subplots(1, 5)
@@ -276,8 +277,9 @@ def reliability_figure(shown: dict, title: str, tau: float, k: int, lo: float, h
     fig.colorbar(show(ax[1], sim, f"sim(x), k={k} (contour: τ)", cmap='viridis'), ax=ax[1], shrink=0.8)
     if sim.min() < tau < sim.max(): ax[1].contour(sim, levels=[tau], colors='white', linewidths=0.8)
     fig.colorbar(show(ax[2], shown['weight'], "weight σ((sim−τ)/δ)", cmap='gray', vmin=0, vmax=1), ax=ax[2], shrink=0.8)
-    show_map(ax[3], shown['raw'], 'raw map A', vmin=lo, vmax=hi)
-    fig.colorbar(show_map(ax[4], shown['weighted'], "weighted map A′", vmin=lo, vmax=hi), ax=ax[3:], shrink=0.8)
+    fig.colorbar(show_map(ax[3], shown['raw'], 'raw map A', vmin=raw[0], vmax=raw[1]), ax=ax[3], shrink=0.8)
+    fig.colorbar(show_map(ax[4], shown['weighted'], "weighted map A′ (own scale)", vmin=weighted[0], vmax=weighted[1]),
+                 ax=ax[4], shrink=0.8)
     return fig
 
 class ReliabilityExplorer(_View):
@@ -363,7 +365,8 @@ def _draw(self: ReliabilityExplorer, *_):
                       sim=self._sim(c, self.k.value)[j].numpy(), weight=self.weight[j].numpy(),
                       raw=cat['smooth'][j].numpy(), weighted=self.weighted[j].numpy())
     title = f"{self.data.categories[i]} / {self.data.names[i]}"
-    self.view.value = _png(reliability_figure(self.shown, title, self.tau.value, self.k.value, *cat['range']))
+    weighted = (float(self.weighted.min()), float(self.weighted.max()))     # over the category, at the sliders' τ, δ, k
+    self.view.value = _png(reliability_figure(self.shown, title, self.tau.value, self.k.value, cat['range'], weighted))
 
 def reliability_explorer(data: ExplorerData, category: str | None = None, **kwargs) -> ReliabilityExplorer:
     "The reliability explorer of `data` (display it in a notebook cell); kwargs: tau, delta, k, metrics."
