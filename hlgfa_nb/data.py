@@ -33,8 +33,7 @@ def _why(path, e: Exception) -> ValueError:
     "The one-line error for a file that cannot be read as an image."
     if isinstance(e, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         return ValueError(f"image {path} is larger than {Image.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx, the limit that bounds the "
-                          "memory a read takes (about 100 bytes per pixel when predicting): downscale it, or raise "
-                          "PIL.Image.MAX_IMAGE_PIXELS.")
+                          "memory a read takes: downscale it, or raise PIL.Image.MAX_IMAGE_PIXELS.")
     return ValueError(f"cannot read image {path}: {e}. Replace or remove this file.")
 
 def _open(path, header: bool = False) -> Image.Image:
