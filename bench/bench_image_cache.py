@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from hlgfa_nb.data import make_synthetic_mvtec
-from hlgfa_nb.train import Trainer, _loader, epoch_batches, fit, load_checkpoint, preset
+from hlgfa_nb.train import Trainer, _loader, epoch_batches, fit
+from hlgfa_nb.runs import load_checkpoint, preset
 from timing import best_seconds
 
 

@@ -17,7 +17,8 @@ import torch
 
 from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
 from hlgfa_nb.deploy import OnnxDetector, OpenVinoDetector, Predictor, export_onnx
-from hlgfa_nb.train import fit, preset
+from hlgfa_nb.train import fit
+from hlgfa_nb.runs import preset
 from timing import best_seconds
 
 
@@ -40,7 +41,7 @@ def main():
         x = torch.stack([MVTecDataset(root, 'test', size=a.size)[i]['image'] for i in range(a.batch)])
         secs = best_seconds({k: (lambda d=d: d.predict(x)) for k, d in dets.items()}, a.repeats)
         ref = dets['eager'].predict(x).maps.numpy()
-        gaps = {k: np.abs(d.predict(x)[0] - ref).max() / (ref.max() - ref.min()) for k, d in dets.items() if k != 'eager'}
+        gaps = {k: np.abs(d.predict(x).maps.numpy() - ref).max() / (ref.max() - ref.min()) for k, d in dets.items() if k != 'eager'}
     best = {k: v / a.batch for k, v in secs.items()}
     print(f"{a.backbone}, {a.size}×{a.size} px, batch {a.batch}, {a.threads} threads, best of {a.repeats} interleaved rounds\n")
     print(f"{'runtime':>12} {'ms/image':>9} {'images/s':>9} {'× eager':>8} {'max map diff':>13}")

@@ -24,10 +24,9 @@ import torch
 from hlgfa_nb.backbone import make_views, resize
 from hlgfa_nb.baselines import PatchCore, PatchCoreConfig, as_patches, nearest_distance, patch_features
 from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
-from hlgfa_nb.evaluate import untrained_detector
+from hlgfa_nb.runs import detector_of, preset
 from hlgfa_nb.results import save_result
 from hlgfa_nb.scoring import gaussian_smooth, image_score, score_maps
-from hlgfa_nb.train import preset
 
 
 def hlgfa_parts(det, x):
@@ -35,8 +34,8 @@ def hlgfa_parts(det, x):
     x_h, x_l = make_views(x, det.lr_scale)
     f_h, f_l, out = det.features(x)
     def maps():
-        m = score_maps(out.f_hat, f_h, x.shape[-2:], det.cfg, out.guidance).map
-        return image_score(m, det.cfg)
+        m = score_maps(out.f_hat, f_h, x.shape[-2:], det.score, out.guidance).map
+        return image_score(m, det.score)
     return dict(backbone=lambda: (det.backbone(x_h), det.backbone(x_l)), module=lambda: det.module(f_h, f_l), maps=maps)
 
 
@@ -62,12 +61,12 @@ def bench(backbone, size, n_train, batch, coreset, bank_images, repeats, work):
     root = make_synthetic_mvtec(work/f'synth_{size}', categories=('weave',), n_train=n_train, n_test_good=batch,
                                 n_test_defect=1, size=size)
     cfg = preset('cpu', root, backbone=backbone, image_size=size, weights=None)   # speed does not depend on the weights
-    hl = untrained_detector(cfg, 'cpu')
+    hl = detector_of(cfg, device='cpu')
     train = torch.stack([s['image'] for s in MVTecDataset(root, 'train', size=size)])
     x = torch.stack([MVTecDataset(root, 'test', size=size)[i]['image'] for i in range(batch)])
     pc_cfg = PatchCoreConfig(backbone=backbone, weights=None, coreset_ratio=coreset, seed=cfg.seed)
     t = time.perf_counter()
-    pc = PatchCore(pc_cfg, cfg.score).fit(train.split(batch))
+    pc = PatchCore(pc_cfg, cfg.score, geometry=hl.geometry).fit(train.split(batch))
     fit_s = time.perf_counter() - t
     patches = torch.cat([as_patches(pc.features(b)) for b in train.split(batch)])
     per_image = patches.shape[0] // len(train)
@@ -78,7 +77,7 @@ def bench(backbone, size, n_train, batch, coreset, bank_images, repeats, work):
         banks[f'{r:.0%} of {bank_images} images'] = patches[torch.randint(len(patches), (k,), generator=g)]
     methods = {'HLGFA': (hl, hlgfa_parts(hl, x))}
     for name, bank in banks.items():
-        m = PatchCore(pc_cfg, cfg.score, backbone=pc.backbone); m.bank = bank
+        m = PatchCore(pc_cfg, cfg.score, backbone=pc.backbone, geometry=hl.geometry); m.bank = bank
         methods[f'PatchCore, {name}'] = (m, patchcore_parts(m, x))
     for det, parts in methods.values():   # warm-up
         det.predict(x); [p() for p in parts.values()]

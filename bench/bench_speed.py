@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
-from hlgfa_nb.baselines import PatchCore, PatchCoreConfig
+from hlgfa_nb.baselines import PatchCoreConfig
 from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
 from hlgfa_nb.deploy import OnnxDetector, export_onnx
-from hlgfa_nb.evaluate import load_detector
-from hlgfa_nb.reproduce import patchcore_config, peak_memory_mb, state_mb
-from hlgfa_nb.train import fit, preset
+from hlgfa_nb.runs import Run, preset
+from hlgfa_nb.reproduce import patchcore_like, peak_memory_mb, state_mb
+from hlgfa_nb.train import fit
 from hlgfa_nb.results import save_result
 from timing import best_seconds
 
@@ -38,9 +38,9 @@ def main():
         t = time.perf_counter(); ckpt = fit(cfg, work/'hlgfa', progress=False); fit_h = time.perf_counter() - t
         train = torch.utils.data.DataLoader(MVTecDataset(root, 'train', size=a.size), batch_size=a.batch)
         t = time.perf_counter()
-        pc = PatchCore(patchcore_config(cfg, PatchCoreConfig(coreset_ratio=a.coreset)), cfg.score).fit(train)
+        pc = patchcore_like(cfg, PatchCoreConfig(coreset_ratio=a.coreset)).fit(train)
         fit_p = time.perf_counter() - t
-        hl, onnx = load_detector(ckpt, 'cpu'), OnnxDetector(export_onnx(ckpt, work/'d.onnx', a.batch), torch.get_num_threads())
+        hl, onnx = Run.open(ckpt, 'cpu').detector, OnnxDetector(export_onnx(ckpt, work/'d.onnx', a.batch), torch.get_num_threads())
         x = torch.stack([MVTecDataset(root, 'test', size=a.size)[i]['image'] for i in range(a.batch)])
         with torch.inference_mode():
             s = best_seconds(dict(hr=lambda: hl.backbone(x), hlgfa=lambda: hl.predict(x), onnx=lambda: onnx.predict(x),

@@ -15,7 +15,8 @@ import torch
 
 from hlgfa_nb.data import make_synthetic_mvtec
 from hlgfa_nb.results import save_result
-from hlgfa_nb.train import Trainer, preset
+from hlgfa_nb.train import Trainer
+from hlgfa_nb.runs import preset
 
 
 def variant(base: Trainer, channels_last: bool, dtype) -> Trainer:

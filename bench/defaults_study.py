@@ -14,11 +14,12 @@ import numpy as np
 import torch
 
 from hlgfa_nb.data import magnetic_tile, make_synthetic_mvtec, MVTecDataset
-from hlgfa_nb.evaluate import evaluate_detector, load_detector
+from hlgfa_nb.evaluate import evaluate_detector
+from hlgfa_nb.runs import Run, preset
 from hlgfa_nb.model import ModelConfig
 from hlgfa_nb.results import load_result, save_result
 from hlgfa_nb.scoring import calibrate_tau
-from hlgfa_nb.train import fit, preset
+from hlgfa_nb.train import fit
 
 MODELS = {  # name: Config overrides, one factor changed from the baseline (the library's defaults before this study)
     'baseline (Lite0, zeros, C/4, stages 1-3)': {},
@@ -40,10 +41,10 @@ KEYS = ('AUC-I', 'AUC-P', 'AP-P', 'PRO')
 def run(root, size, epochs, seed, overrides, work):
     cfg = preset('cpu', root, **{**BASELINE, 'image_size': size, 'epochs': epochs, 'seed': seed, **overrides})
     t = time.perf_counter(); ckpt = fit(cfg, work, progress=False); secs = time.perf_counter() - t
-    return load_detector(ckpt, 'cpu'), cfg, secs
+    return Run.open(ckpt, 'cpu').detector, cfg, secs
 
-def scored(det, root, size):
-    return {k: 100 * v for k, v in evaluate_detector(det, root, None, size, examples=0, progress=False).mean.items()}
+def scored(det, root):
+    return {k: 100 * v for k, v in evaluate_detector(det, root, examples=0, progress=False).mean.items()}
 
 def study(name, root, size, epochs, seeds, only):
     rows = {}
@@ -51,17 +52,15 @@ def study(name, root, size, epochs, seeds, only):
         for m, over in MODELS.items():
             if only and m not in only and not (m.startswith('baseline') and any(s in SCORES for s in only)): continue
             det, cfg, secs = run(root, size, epochs, seed, over, Path(tempfile.mkdtemp())/'run')
-            rows.setdefault(m, []).append(dict(scored(det, root, size), fit_s=secs))
+            rows.setdefault(m, []).append(dict(scored(det, root), fit_s=secs))
             print(f"  {name} seed {seed}: {m}: {rows[m][-1]}", flush=True)
             if not m.startswith('baseline'): continue
             train = torch.stack([x['image'] for x in MVTecDataset(root, 'train', size=size)])
             for s, change in SCORES.items():
                 if only and s not in only: continue
-                base = det.cfg
-                det.cfg = calibrate_tau(det, train.split(16)) if change == 'calibrate' else replace(base, **change)
-                rows.setdefault(s, []).append(dict(scored(det, root, size), fit_s=float('nan')))
+                score = calibrate_tau(det, train.split(16)) if change == 'calibrate' else replace(det.score, **change)
+                rows.setdefault(s, []).append(dict(scored(det.with_score(score), root), fit_s=float('nan')))
                 print(f"  {name} seed {seed}: {s}: {rows[s][-1]}", flush=True)
-                det.cfg = base
     print(f"\n{name}: the baseline unless named, {size} px, {epochs} epochs, seeds {list(seeds)}; "
           "mean (spread over seeds), x100\n")
     print(f"| variant | {' | '.join(KEYS)} | fit s |\n|---|{'---|' * (len(KEYS) + 1)}")

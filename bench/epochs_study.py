@@ -14,9 +14,10 @@ import numpy as np
 
 from hlgfa_nb.cli import demo_data
 from hlgfa_nb.data import magnetic_tile
-from hlgfa_nb.evaluate import evaluate_detector, load_detector
+from hlgfa_nb.evaluate import evaluate_detector
+from hlgfa_nb.runs import Run, load_checkpoint, preset
 from hlgfa_nb.results import save_result
-from hlgfa_nb.train import fit, load_checkpoint, preset
+from hlgfa_nb.train import fit
 
 KEYS = ('AUC-I', 'AUC-P', 'AP-P', 'PRO')
 
@@ -25,7 +26,7 @@ def run(root, epochs, seed, work):
     cfg = preset('cpu', root, epochs=epochs, seed=seed)
     t = time.perf_counter(); ckpt = fit(cfg, work, progress=False); wall = time.perf_counter() - t
     train_s = sum(h['seconds'] for h in load_checkpoint(ckpt)['history'])
-    m = evaluate_detector(load_detector(ckpt, 'cpu'), root, size=cfg.image_size, examples=0, progress=False).mean
+    m = evaluate_detector(Run.open(ckpt, 'cpu').detector, root, examples=0, progress=False).mean
     return {**{k: 100 * m[k] for k in KEYS}, 'train_s': train_s, 'wall_s': wall}
 
 

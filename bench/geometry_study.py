@@ -20,7 +20,7 @@ from hlgfa_nb.evaluate import TABLE3_COLUMNS
 from hlgfa_nb.geometry import Pieces
 from hlgfa_nb.reproduce import reproduce
 from hlgfa_nb.results import save_result
-from hlgfa_nb.train import geometry_of, preset
+from hlgfa_nb.runs import geometry_of, preset
 
 
 def main():

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECKS = {  # name: (command, seconds it may run)
     'device': ([sys.executable, '-c', "import torch, timm; print(torch.__version__, timm.__version__, "
                 "torch.cuda.get_device_name(), f'{torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB')"], 60),
-    'nb08': ([sys.executable, __file__, '--notebook', 'nbs/08_train.ipynb'], 150),
+    'nb08': ([sys.executable, __file__, '--notebook', 'nbs/08b_train.ipynb'], 150),
     'bench_train': ([sys.executable, 'bench/bench_train.py', '--device', 'cuda', '--size', '640', '--batch', '32',
                      '--steps', '4', '--backbones', 'tf_efficientnet_lite2', 'wide_resnet50_2'], 150),
     'nb13': ([sys.executable, __file__, '--notebook', 'nbs/13_reproduce.ipynb'], 300),

@@ -16,11 +16,12 @@ from pathlib import Path
 import torch
 
 from hlgfa_nb.data import MVTecDataset, magnetic_tile
-from hlgfa_nb.evaluate import TABLE3_COLUMNS, evaluate_category, load_detector
+from hlgfa_nb.evaluate import TABLE3_COLUMNS, evaluate_category
+from hlgfa_nb.runs import Run, geometry_of, preset
 from hlgfa_nb.limits import peak_positions
 from hlgfa_nb.results import save_result
 from hlgfa_nb.scoring import ScoreConfig
-from hlgfa_nb.train import fit, geometry_of, preset
+from hlgfa_nb.train import fit
 
 
 def main():
@@ -39,7 +40,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for name, overrides in runs.items():
             cfg = preset('cpu', root, **overrides)
-            det = load_detector(fit(cfg, Path(work)/name.replace(' ', '_'), progress=False), 'cpu')
+            det = Run.open(fit(cfg, Path(work)/name.replace(' ', '_'), progress=False), 'cpu').detector
             test = MVTecDataset(root, 'test', size=geometry_of(cfg))
             r = evaluate_category(det, test, progress=False)
             border = None

@@ -10,7 +10,7 @@ from pathlib import Path
 from hlgfa_nb.data import magnetic_tile
 from hlgfa_nb.reproduce import TABLE2_COLUMNS, loss_ablation
 from hlgfa_nb.results import save_result
-from hlgfa_nb.train import preset
+from hlgfa_nb.runs import preset
 
 
 def main():
@@ -21,7 +21,7 @@ def main():
     root = Path(a.data) if a.data else magnetic_tile('dev')
     abl = loss_ablation(root, None, preset('cpu', epochs=a.epochs), seeds=a.seeds)
     print(abl.to_markdown())
-    runs = {k: [{m: 100 * r.mean[m] for m in TABLE2_COLUMNS} for r in rs] for k, rs in abl.results.items()}
+    runs = {k: [{m: r[m] for m in TABLE2_COLUMNS} for r in rs] for k, rs in abl.results.items()}
     print('recorded in', save_result(f'loss_ablation_{root.name}', dict(data=root.name, preset='cpu', epochs=a.epochs,
                                                                        seeds=a.seeds, runs=runs)))
 

@@ -15,12 +15,10 @@ from timm.layers import Conv2dSame
 from timm.layers.padding import get_same_padding
 from torch import nn
 
-from .losses import cosine_map
-
 # %% auto #0
 __all__ = ['PACKAGED_IMAGENET', 'PADDINGS', 'make_views', 'packaged_weights_file', 'map_by_position', 'packaged_imagenet_state',
            'read_weights', 'weights_from_url', 'load_features_model', 'ReflectConv2dSame', 'reflect_borders',
-           'drop_unused_blocks', 'FrozenBackbone', 'resize', 'hr_lr_discrepancy']
+           'drop_unused_blocks', 'FrozenBackbone', 'resize', 'cosine_map', 'hr_lr_discrepancy']
 
 # %% ../nbs/01_backbone.ipynb #5d3a52ca
 def make_views(x: torch.Tensor, lr_scale: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,6 +218,17 @@ def resize(f: torch.Tensor, size, mode: str = 'bilinear') -> torch.Tensor:
     if tuple(f.shape[-2:]) == size: return f
     if mode == 'area': return F.adaptive_avg_pool2d(f, size)
     return F.interpolate(f, size=size, mode=mode, **({} if mode == 'nearest' else dict(align_corners=False)))
+
+def _safe_scale(amax: torch.Tensor) -> torch.Tensor:
+    "A detached divisor from a max-|x| tensor: itself where positive, 1 where the input is all zero."
+    amax = amax.detach()
+    return torch.where(amax > 0, amax, torch.ones_like(amax))
+
+def cosine_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    "1 − cos(a, b) over channels at every position: N×C×H×W, N×C×H×W → N×H×W, in [0, 2]."
+    u = a / _safe_scale(a.abs().amax(1, keepdim=True))   # largest |entry| 1: norm in [1, √C], or exactly 0
+    v = b / _safe_scale(b.abs().amax(1, keepdim=True))
+    return (1 - (u * v).sum(1) / (u.norm(dim=1).clamp_min(1) * v.norm(dim=1).clamp_min(1))).clamp_min(0)
 
 def hr_lr_discrepancy(feats_h: list[torch.Tensor], feats_l: list[torch.Tensor]) -> list[torch.Tensor]:
     "Per stage, 1 − cos(f_h, up(f_l)) over channels (Eq. 9's map): N×H_s×W_s maps in [0, 2]."

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .backbone import FrozenBackbone, resize
+from .geometry import Geometry
 from .scoring import Prediction, ScoreConfig, gaussian_smooth, image_score, neighbourhood_mean
 
 # %% auto #0
@@ -117,9 +118,13 @@ def _batches(images):
 class PatchCore(nn.Module):
     "PatchCore: locally aware patch features of a frozen backbone, a greedy-coreset memory bank, nearest-neighbour scores."
     def __init__(self, cfg: PatchCoreConfig | None = None, score: ScoreConfig | None = None,
-                 backbone: FrozenBackbone | None = None):
+                 backbone: FrozenBackbone | None = None, geometry: Geometry | None = None):
         super().__init__()
-        self.cfg, self.score = cfg or PatchCoreConfig(), score or ScoreConfig()
+        self.cfg, self.score, self.geometry = cfg or PatchCoreConfig(), score or ScoreConfig(), geometry or Geometry()
+        if self.score.typicality or self.score.reliability:
+            raise ValueError("PatchCore scores by distance to its memory bank: the typicality term and Eq. 8 are HLGFA's; "
+                             "pass a ScoreConfig with typicality=0 and reliability=False (its smoothing, image score and "
+                             "margin apply).")
         if backbone is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.cfg.seed)

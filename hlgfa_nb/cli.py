@@ -68,7 +68,7 @@ CONFIG_OPTIONS = {  # Config field ('section.field' inside a section): (flag, ty
 
 def add_config_options(p: argparse.ArgumentParser, preset_name: str | None = None):
     "Add the `CONFIG_OPTIONS` flags to `p`; their help shows `preset_name`'s values when it is given."
-    from hlgfa_nb.train import preset
+    from hlgfa_nb.runs import preset
     shown = preset(preset_name) if preset_name else None
     for field, (flag, kind, text) in CONFIG_OPTIONS.items():
         text += f" (default: {attrgetter(field)(shown)})" if shown else " (default: the preset's)"
@@ -89,11 +89,10 @@ def demo_data(folder, size, n_train: int = 32, seed: int = 0) -> Path:
 
 def _untrained(cfg, progress: bool):
     "The reference detector: the run's backbone and scoring with a freshly initialised module (and, if the score uses it, its own feature statistics)."
-    from hlgfa_nb.evaluate import untrained_detector
     from hlgfa_nb.geometry import Pieces
-    from hlgfa_nb.limits import fit_feature_gaussian
-    from hlgfa_nb.train import training_split
-    det = untrained_detector(cfg, cfg.device)
+    from hlgfa_nb.runs import detector_of
+    from hlgfa_nb.train import fit_feature_gaussian, training_split
+    det = detector_of(cfg, device=cfg.device)
     if cfg.score.typicality: det.typicality = fit_feature_gaussian(det, Pieces(training_split(cfg)[0]), progress=progress)
     return det
 
@@ -102,7 +101,8 @@ DEMO_FILES = ('metrics_untrained.md',)      # beside the evaluation's files (eva
 def demo(out='hlgfa_out', n_train: int = 32, force: bool = False, progress: bool = True, **overrides) -> Path:
     "Synthetic data → short CPU training → evaluation (trained and untrained) → Table 3 and figures in `out`."
     import matplotlib; matplotlib.use('Agg')
-    from hlgfa_nb.train import fit, geometry_of, preset
+    from hlgfa_nb.runs import preset
+    from hlgfa_nb.train import fit
     from hlgfa_nb.evaluate import evaluate, evaluate_detector, report_folder
     t0, out = time.perf_counter(), Path(out)
     again = (out/'run'/'checkpoint.pt').is_file()             # an earlier demo here: its results are replaced
@@ -115,7 +115,7 @@ def demo(out='hlgfa_out', n_train: int = 32, force: bool = False, progress: bool
           f"epochs, {cfg.device}")
     ckpt = fit(cfg, out/'run', resume=True, progress=progress)
     print("[3/4] evaluating the untrained module (the reference)")
-    before = evaluate_detector(_untrained(cfg, progress), cfg.root, size=geometry_of(cfg), examples=0,
+    before = evaluate_detector(_untrained(cfg, progress), cfg.root, examples=0,
                                progress=progress, title='untrained module (reference)')
     (out/'metrics_untrained.md').write_text(before.to_markdown())
     print("[4/4] evaluating the trained module")
@@ -136,15 +136,16 @@ def demo(out='hlgfa_out', n_train: int = 32, force: bool = False, progress: bool
 # %% ../nbs/11_cli.ipynb #ec7d8937
 def _base_config(out: Path, preset: str, config, resume: bool):
     "The config a run starts from: `config`, else (resuming) the one saved in `out`, else `preset`'s."
-    from hlgfa_nb import train as T
-    if config: return T.load_config(config)
-    if resume and (out/'config.json').is_file(): return T.load_config(out/'config.json')
-    return T.preset(preset)
+    from hlgfa_nb import runs
+    if config: return runs.load_config(config)
+    if resume and (out/'config.json').is_file(): return runs.load_config(out/'config.json')
+    return runs.preset(preset)
 
 def train(data=None, out='hlgfa_run', preset='cpu', config=None, categories=None, per_category=False, resume=False,
           normal=None, progress=True, **overrides) -> Path:
     "Train on `data` (or the `normal` images) into `out` (see `hlgfa train --help`); returns the checkpoint (or the per-category folder)."
     from hlgfa_nb import train as T
+    from hlgfa_nb.runs import override
     from dataclasses import replace
     base = _base_config(Path(out), preset, config, resume)
     if data and normal: raise ValueError("give --data (MVTec AD layout) or --normal (a folder of normal images), not both.")
@@ -157,7 +158,7 @@ def train(data=None, out='hlgfa_run', preset='cpu', config=None, categories=None
         if data is not None and not Path(data).is_dir():
             raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
         cfg = base if data is None else replace(base, root=str(data), categories=tuple(categories) if categories else base.categories)
-    cfg = T.override(cfg, **overrides)
+    cfg = override(cfg, **overrides)
     print(f"training {cfg.backbone} (weights: {cfg.weights or 'random init'}), {cfg.image_size} px, {cfg.epochs} epochs, "
           f"batch {cfg.batch_size}, augmentation {'on' if cfg.augment else 'off'} → {out}")
     if per_category:
@@ -209,9 +210,10 @@ def predict_cmd(checkpoint, images, out='hlgfa_predictions', batch_size=8, devic
 
 def calibrate_cmd(checkpoint, normal=None, labelled=None, target_fpr=None, device='auto', progress=True):
     "Set the thresholds of a run from normal images (or a labelled validation set) and print them."
-    from hlgfa_nb.deploy import calibrate_checkpoint, find_images
-    th = calibrate_checkpoint(find_checkpoints(checkpoint), find_images(normal) if normal else None, labelled, target_fpr,
-                              device, progress)
+    from hlgfa_nb.data import find_images
+    from hlgfa_nb.train import calibrate_run
+    th = calibrate_run(find_checkpoints(checkpoint), find_images(normal) if normal else None, labelled, target_fpr,
+                       device, progress)
     print(f"thresholds ({th.method}, from {th.n_images} images: {th.source}): image score {th.image:.6g}, "
           f"pixel {th.pixel:.6g}" + (f", target FPR {th.target_fpr:.2%}" if th.target_fpr else ''))
 
@@ -228,13 +230,14 @@ def training_throughput(backbone='tf_efficientnet_lite2', size=256, steps=4, bat
     from dataclasses import replace
     from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
     from hlgfa_nb.evaluate import evaluate
-    from hlgfa_nb.train import FeatureCache, build_backbone, feature_bytes, fit, load_checkpoint, preset
+    from hlgfa_nb.runs import Run, build_backbone, preset
+    from hlgfa_nb.train import FeatureCache, feature_bytes, fit
     with tempfile.TemporaryDirectory() as w:
         work = Path(w)
         root = make_synthetic_mvtec(work/'data', categories=('weave',), n_train=steps * batch, n_test_good=8,
                                     n_test_defect=2, size=size)
         cfg = preset('cpu', root, backbone=backbone, weights=None, image_size=size, epochs=2, batch_size=batch, device=device)
-        rate = lambda c, name: load_checkpoint(fit(c, work/name, progress=False))['history'][-1]['images_per_s']
+        rate = lambda c, name: Run.open(fit(c, work/name, progress=False)).state['history'][-1]['images_per_s']
         bb, train = build_backbone(cfg).to(device), MVTecDataset(root, 'train', size=size)
         t = time.perf_counter()
         FeatureCache(bb, train, cfg.lr_scale, batch, device, progress=False)
@@ -267,11 +270,11 @@ def bench(backbones=('tf_efficientnet_lite2', 'wide_resnet50_2'), size=256, step
 def reproduce_cmd(data, categories=None, preset='cpu', coreset=0.1, ablation=False, seeds=(0,), out=None, progress=True,
                   **overrides):
     "Table 3 (HLGFA beside PatchCore) or, with `ablation`, Table 2 on `data`; printed, and written to `out` if given."
-    from hlgfa_nb import train as T
+    from hlgfa_nb.runs import preset as preset_config
     from hlgfa_nb.baselines import PatchCoreConfig
     from hlgfa_nb.reproduce import loss_ablation, reproduce
     if not Path(data).is_dir(): raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
-    cfg = T.preset(preset, **overrides)
+    cfg = preset_config(preset, **overrides)
     res = (loss_ablation(data, categories, cfg, seeds=seeds, out_dir=out, progress=progress) if ablation else
            reproduce(data, categories, cfg, PatchCoreConfig(coreset_ratio=coreset), out, progress=progress))
     print(res.to_markdown())
@@ -287,7 +290,7 @@ def data_cmd(name: str, layout: str = 'full', categories=None, archive=None, hom
 
 # %% ../nbs/11_cli.ipynb #e4fe808b
 def _preset_help() -> str:
-    from hlgfa_nb.train import PRESETS
+    from hlgfa_nb.runs import PRESETS
     return 'settings to start from: ' + '; '.join(f"'{k}': {what}" for k, (what, _) in PRESETS.items())
 
 def _add_demo(sub, fmt):
@@ -437,10 +440,10 @@ _COMMANDS = {'demo': demo, 'train': train, 'eval': evaluate_cmd, 'predict': pred
 def _interrupted(cmd: str, argv: list[str], args: dict) -> str:
     "The one line Ctrl-C prints: what was kept and, for a training run, the exact command that resumes it."
     if cmd != 'train': return f"hlgfa {cmd}: interrupted."
-    from hlgfa_nb.train import load_checkpoint
+    from hlgfa_nb.runs import Run
     ckpt = Path(args['out'])/'checkpoint.pt'
     if not ckpt.is_file(): return f"hlgfa train: interrupted before the first checkpoint; nothing was kept in {args['out']}."
-    state = load_checkpoint(ckpt)
+    state = Run.open(ckpt).state
     again = shlex.join(['hlgfa', *argv, *([] if '--resume' in argv else ['--resume'])])
     return (f"hlgfa train: interrupted; {ckpt} holds step {state['step']} of {state['total_steps']}. Resume with: "
             f"{again}")

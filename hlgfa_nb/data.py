@@ -19,8 +19,8 @@ from .geometry import as_geometry
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'SYNTHETIC_CATEGORIES', 'DEFECT_TYPES', 'MAGNETIC_TILE_COMMIT', 'MAGNETIC_TILE_URL', 'MAGNETIC_TILE_DEV',
            'MVTEC_URL', 'MVTEC_SHA256', 'MVTEC_PAGE', 'MVTEC_CATEGORIES', 'image_size', 'read_image', 'mask_pixels',
-           'read_mask', 'list_categories', 'as_categories', 'select_categories', 'find_images', 'Folders', 'Sample',
-           'scan_category', 'folder_samples', 'MVTecDataset', 'synthetic_image', 'make_synthetic_mvtec',
+           'read_mask', 'list_categories', 'as_categories', 'select_categories', 'find_images', 'Folders', 'ImageFiles',
+           'Sample', 'scan_category', 'folder_samples', 'MVTecDataset', 'synthetic_image', 'make_synthetic_mvtec',
            'DataUnavailable', 'data_home', 'sha256', 'download', 'magnetic_tile_manifest', 'magnetic_tile', 'mvtec_ad']
 
 # %% ../nbs/00_data.ipynb #74eb15a2
@@ -195,6 +195,21 @@ class Folders:
     masks: str | None = None      # folder of the defective images' masks, matched by name (`folder_samples`)
     name: str = 'images'          # the category's name in tables
 
+
+# %% ../nbs/00_data.ipynb #d50eba30
+class ImageFiles(torch.utils.data.Dataset):
+    "Image files read by chapter 00's rules at their size in a geometry (or squashed to `size`); an unreadable one gives its error."
+    def __init__(self, paths, size): self.paths, self.geometry = [Path(p) for p in paths], as_geometry(size)
+    def __len__(self): return len(self.paths)
+
+    def __getitem__(self, i) -> dict:
+        p = self.paths[i]
+        try:
+            img, error = torch.from_numpy(read_image(p, self.geometry)).permute(2, 0, 1).contiguous(), ''
+            w, h = image_size(p)
+        except (OSError, ValueError) as e:
+            img, (h, w), error = torch.zeros(3, *self.geometry.size), (0, 0), ' '.join(str(e).split())
+        return dict(image=img, path=str(p), height=h, width=w, error=error)
 
 # %% ../nbs/00_data.ipynb #4ab9157a
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_deploy.ipynb #362d1652
 from __future__ import annotations
-import csv, json, logging, math, os, shutil, time, warnings
+import csv, json, logging, math, os, shutil, time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,124 +15,14 @@ from tqdm.auto import tqdm
 
 import hlgfa_nb
 from .backbone import resize
-from .data import MVTecDataset, find_images, image_size, read_image
-from .geometry import Geometry, as_geometry, blended_maps, score_images
-from .metrics import PixelMetrics, best_f1, tally_scores
-from .scoring import AnomalyDetector, ScoreConfig, blur_matrix, image_score
-from .evaluate import load_detector
-from .train import config_from_dict, geometry_of, load_checkpoint, run_lock, save_checkpoint, train_data
+from .data import ImageFiles, find_images, read_image
+from .geometry import Geometry
+from .scoring import Prediction, ScoreConfig, blur_matrix, score_images
+from .runs import Run, Thresholds
 from .viz import ANOMALY_CMAP
 
 # %% auto #0
-__all__ = ['CSV_FIELDS', 'normalise', 'Thresholds', 'calibrate', 'ImageFiles', 'calibrate_checkpoint', 'Result', 'Predictor',
-           'map_picture', 'predict_files', 'export_onnx', 'OnnxDetector', 'OpenVinoDetector']
-
-# %% ../nbs/14_deploy.ipynb #3872a3cc
-def normalise(x, normal: float, threshold: float):
-    "clip(0.5 + 0.5 (x − threshold) / (threshold − normal), 0, 1): `normal` → 0, `threshold` → 0.5 (numpy or torch)."
-    scale = max(threshold - normal, 1e-12)
-    y = 0.5 + 0.5 * (x - threshold) / scale
-    return y.clamp(0, 1) if isinstance(y, torch.Tensor) else np.clip(y, 0, 1)
-
-@dataclass
-class Thresholds:
-    "Where a score becomes a decision, and the scale that normalises it (the threshold → 0.5, a normal median → 0)."
-    image: float                    # image-score threshold (raw score)
-    pixel: float                    # pixel threshold (raw map value)
-    image_normal: float             # median image score of the normal calibration images
-    pixel_normal: float             # median pixel value of the normal calibration images
-    method: str                     # 'fpr': quantile of normal images; 'f1': best F1 on a labelled set
-    target_fpr: float | None        # the false-positive rate on normal images ('fpr')
-    source: str                     # which images set them
-    n_images: int                   # how many
-
-    def normalised_score(self, s): return normalise(s, self.image_normal, self.image)
-    def normalised_map(self, m): return normalise(m, self.pixel_normal, self.pixel)
-
-# %% ../nbs/14_deploy.ipynb #02f6ee6f
-def _items(images):
-    "The items of a dataset or list of dicts with an 'image' (an unreadable file is an error here), or the images of a tensor."
-    for i in range(len(images)):
-        item = images[i]
-        if isinstance(item, torch.Tensor): item = dict(image=item)
-        if item.get('error'): raise ValueError(f"calibration image unreadable: {item['error']}")
-        yield item
-
-def _scored(detector, images, batch_size: int, progress: bool, desc: str):
-    "(item, map, score) of each of `images`, in their geometry (chapter 16), with a progress bar."
-    stream = score_images(detector, _items(images), getattr(images, 'geometry', None), batch_size)
-    return tqdm(stream, total=len(images), desc=desc, disable=not progress, leave=False)
-
-@torch.inference_mode()
-def _scores_and_pixels(detector, images, batch_size: int, progress: bool, desc: str):
-    "Image scores of `images` and up to 16 384 pixel values of each map (a regular subsample)."
-    scores, pixels = [], []
-    for _, m, s in _scored(detector, images, batch_size, progress, desc):
-        step = max(1, math.ceil(math.sqrt(m.numel() / 16384)))
-        scores.append(s); pixels.append(m[::step, ::step].flatten())
-    if not scores: raise ValueError("calibrate got no normal images: pass a dataset or batches of defect-free images.")
-    scores, pixels = np.array(scores), torch.cat(pixels).numpy()
-    if not (np.isfinite(scores).all() and np.isfinite(pixels).all()):
-        raise FloatingPointError("the detector's maps hold NaN or infinite values on the calibration images: its module's "
-                                 "weights are broken (a training run that diverged?). Train again with a lower lr.")
-    return scores, pixels
-
-def calibrate(detector: AnomalyDetector, normal, target_fpr: float = 0.005, labelled: MVTecDataset | None = None,
-              source: str = 'normal images', batch_size: int = 8, progress: bool = True) -> Thresholds:
-    "Thresholds of `detector`: quantiles of `normal` images at `target_fpr`, or the best-F1 ones on a `labelled` set."
-    if not 0 < target_fpr < 1:
-        raise ValueError(f"target_fpr={target_fpr}: a false-positive rate in (0, 1), e.g. 0.005 (0 cannot be reached).")
-    scores, pixels = _scores_and_pixels(detector, normal, batch_size, progress, 'calibrating')
-    if labelled is None and (n := len(scores)) + 1 < 1 / target_fpr:
-        warnings.warn(f"{n} normal images cannot set an image threshold for a false-positive rate of {target_fpr:.2%}: "
-                      f"the threshold is their highest score, which about 1/(n + 1) = {1 / (n + 1):.1%} of new normal "
-                      f"images exceed. Calibrate on at least {math.ceil(1 / target_fpr) - 1} normal images.", stacklevel=2)
-    if labelled is None:
-        return Thresholds(float(np.quantile(scores, 1 - target_fpr, method='higher')),
-                          float(np.quantile(pixels, 1 - target_fpr, method='higher')), float(np.median(scores)),
-                          float(np.median(pixels)), 'fpr', target_fpr, source, len(scores))
-    s, y, pm = [], [], PixelMetrics()
-    with torch.inference_mode():
-        for item, m, score in _scored(detector, labelled, batch_size, progress, 'calibrating on labelled images'):
-            pm.update(m[None], item['mask']); s.append(score); y.append(item['label'])
-    s, y = np.array(s), np.array(y, bool)
-    if y.all() or not y.any(): raise ValueError("a labelled calibration set needs good and defective images.")
-    image_thr = best_f1(tally_scores(s[y], [np.sort(s[~y])], unit='images'))[1]
-    return Thresholds(float(image_thr), float(best_f1(pm.tally())[1]), float(np.median(scores)), float(np.median(pixels)),
-                      'f1', None, source, len(scores) + len(s))
-
-# %% ../nbs/14_deploy.ipynb #e01b6054
-class ImageFiles(torch.utils.data.Dataset):
-    "Image files read by chapter 00's rules at their size in a geometry (or squashed to `size`); an unreadable one gives its error."
-    def __init__(self, paths, size): self.paths, self.geometry = [Path(p) for p in paths], as_geometry(size)
-    def __len__(self): return len(self.paths)
-
-    def __getitem__(self, i) -> dict:
-        p = self.paths[i]
-        try:
-            img, error = torch.from_numpy(read_image(p, self.geometry)).permute(2, 0, 1).contiguous(), ''
-            w, h = image_size(p)
-        except (OSError, ValueError) as e:
-            img, (h, w), error = torch.zeros(3, *self.geometry.size), (0, 0), ' '.join(str(e).split())
-        return dict(image=img, path=str(p), height=h, width=w, error=error)
-
-def calibrate_checkpoint(checkpoint, normal=None, labelled=None, target_fpr: float | None = None, device='auto',
-                         progress: bool = True) -> Thresholds:
-    "Calibrate a trained run on `normal` (image paths; default: its held-out or training images), store it, return it."
-    with run_lock(Path(checkpoint).parent):            # read, calibrate, write: one writer at a time
-        state = load_checkpoint(checkpoint)
-        cfg = config_from_dict(state['config'])
-        det = load_detector(checkpoint, device)
-        if normal is not None: images, source = ImageFiles(normal, geometry_of(cfg)), f"{len(normal)} given normal images"
-        elif state.get('held_out'):
-            images, source = ImageFiles(state['held_out'], geometry_of(cfg)), "normal training images held out of training"
-        else:
-            images = MVTecDataset(train_data(cfg), 'train', cfg.categories, geometry_of(cfg))
-            source = "the training images (holdout=0: optimistic, expect more false positives on new images)"
-        labelled = MVTecDataset(labelled, 'test', cfg.categories, geometry_of(cfg)) if isinstance(labelled, (str, Path)) else labelled
-        th = calibrate(det, images, cfg.target_fpr if target_fpr is None else target_fpr, labelled, source, progress=progress)
-        save_checkpoint({**state, 'calibration': asdict(th)}, checkpoint)
-        return th
+__all__ = ['CSV_FIELDS', 'Result', 'Predictor', 'map_picture', 'predict_files', 'export_onnx', 'OnnxDetector', 'OpenVinoDetector']
 
 # %% ../nbs/14_deploy.ipynb #ca9f330e
 @dataclass
@@ -159,18 +49,21 @@ def _check_tensor(x: torch.Tensor, name: str) -> torch.Tensor:
 
 # %% ../nbs/14_deploy.ipynb #55b66781
 class Predictor:
-    "A trained detector with its thresholds: decisions, normalised scores, maps and masks for images of any size."
-    def __init__(self, checkpoint, device='auto', weights=None):
-        state = load_checkpoint(checkpoint)
-        if 'calibration' not in state:
-            raise ValueError(f"{checkpoint} has no thresholds: run `hlgfa calibrate --checkpoint {checkpoint}` "
-                             "(or calibrate_checkpoint) first.")
-        self.thresholds = Thresholds(**state['calibration'])
-        if not all(map(math.isfinite, (self.thresholds.image, self.thresholds.pixel))):
-            raise ValueError(f"{checkpoint} has non-finite thresholds ({self.thresholds.image}, {self.thresholds.pixel}): "
-                             "its module is broken (a training run that diverged?). Train it again with a lower lr.")
-        self.detector = load_detector(checkpoint, device, weights)
-        self.geometry = geometry_of(config_from_dict(state['config']))
+    "A trained run with its thresholds: decisions, normalised scores, maps and masks for images of any size."
+    def __init__(self, run, device='auto', weights=None):
+        self.run = Run.open(run, device, weights)
+        if (th := self.run.thresholds) is None:
+            raise ValueError(f"{self.run.path} has no thresholds: run `hlgfa calibrate --checkpoint {self.run.path}` "
+                             "(or calibrate_run) first.")
+        if not all(map(math.isfinite, (th.image, th.pixel))):
+            raise ValueError(f"{self.run.path} has non-finite thresholds ({th.image}, {th.pixel}): its module is broken "
+                             "(a training run that diverged?). Train it again with a lower lr.")
+        self.thresholds, self.detector = th, self.run.detector
+        self.geometry, self.score = self.detector.geometry, self.detector.score
+
+    def predict(self, images: torch.Tensor) -> Prediction:
+        "The detector's maps and scores of a batch of model inputs: a predictor is a detector too."
+        return self.detector.predict(images)
 
     def __call__(self, images, names=None) -> list[Result]:
         "Results for a batch tensor, a list of 3×H×W tensors (any sizes), or image paths."
@@ -189,7 +82,7 @@ class Predictor:
     def results(self, items, batch_size: int = 8) -> list[Result]:
         "Results of items (dicts: `image` at its working size, the original `height` and `width`, and a `path` or name)."
         th, out = self.thresholds, []
-        for item, m, s in score_images(self.detector, items, self.geometry, batch_size):
+        for item, m, s in score_images(self, items, batch_size):
             m = resize(m[None, None], (item['height'], item['width']))[0, 0].numpy()
             mask = m >= th.pixel
             out.append(Result(item['path'], s, float(th.normalised_score(s)), s >= th.image, int(mask.sum()), m, mask))
@@ -273,8 +166,8 @@ def _needs(*modules: str):
     if missing := [m for m in modules if importlib.util.find_spec(m) is None]:
         raise RuntimeError(f"export needs {', '.join(missing)}: pip install 'hlgfa_nb[export]'.")
 
-def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False, openvino: bool = False) -> Path:
-    """The detector of `checkpoint` as one ONNX graph (inputs N×3×H×W in [0, 1] → maps, scores) and `<path>.json`; with
+def export_onnx(run, path, batch_size: int = 1, overwrite: bool = False, openvino: bool = False) -> Path:
+    """The detector of a run (or checkpoint) as one ONNX graph (inputs N×3×H×W in [0, 1] → maps, scores) and `<path>.json`; with
     `openvino`, also as OpenVINO IR beside it (`.xml`, `.bin` and `.xml.json`, in float32)."""
     _needs('onnx', 'onnxscript', *(['openvino'] if openvino else []))
     path = Path(path)
@@ -286,11 +179,11 @@ def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False, 
                               "overwrite=True (hlgfa export --force).")
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"batch_size={batch_size!r}: the images per call fixed in the graph, an integer ≥ 1.")
-    state = load_checkpoint(checkpoint)
-    cfg, det = config_from_dict(state['config']), load_detector(checkpoint, 'cpu').eval()
-    det.channels_last = False
+    run = run if isinstance(run, Run) and run.detector.device.type == 'cpu' else Run.open(getattr(run, 'path', run), 'cpu')
+    cfg, det = run.cfg, run.detector.with_score(run.detector.score).eval()
+    det.channels_last = False                        # traced in the plain memory order (the run's own detector unchanged)
     blur_matrix.cache_clear()                        # cached matrices are traced afresh, and not kept from tracing
-    geometry = geometry_of(cfg)
+    geometry = run.geometry
     x = torch.rand(batch_size, 3, *geometry.size)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp, quiet = path.with_name(f'.{path.name}.tmp'), logging.getLogger('onnx_ir')
@@ -306,8 +199,8 @@ def export_onnx(checkpoint, path, batch_size: int = 1, overwrite: bool = False, 
                 input=dict(name='images', shape=list(x.shape), dtype='float32', layout='NCHW, RGB', range=[0, 1],
                            note='ImageNet mean/std normalisation is inside the graph'),
                 outputs=dict(maps=[batch_size, *geometry.size], scores=[batch_size]),
-                thresholds=state.get('calibration'), normalised='clip(0.5 + 0.5 (x - threshold) / (threshold - normal), 0, 1)',
-                score=asdict(cfg.score), lr_scale=cfg.lr_scale, checkpoint=str(Path(checkpoint).resolve()))
+                thresholds=run.state.get('calibration'), normalised='clip(0.5 + 0.5 (x - threshold) / (threshold - normal), 0, 1)',
+                score=asdict(det.score), lr_scale=cfg.lr_scale, checkpoint=str(run.path.resolve()))
     Path(f'{path}.json').write_text(json.dumps(meta, indent=1) + '\n')
     if openvino:                                      # the ONNX export is complete first, whatever happens here
         try: _to_openvino(det, x, ir[0])
@@ -327,7 +220,7 @@ def _to_openvino(det, x: torch.Tensor, xml: Path):
         for t in (tmp, tmp.with_suffix('.bin')): t.unlink(missing_ok=True)
 
 class OnnxDetector:
-    "An exported detector run by onnxruntime: `predict(images)` gives (maps, scores) as numpy; `thresholds` if calibrated."
+    "An exported detector run by onnxruntime, a detector like the others (`predict`, `geometry`, `score`); `thresholds` if calibrated."
     def __init__(self, path, threads: int | None = None):
         _needs('onnxruntime')
         import onnxruntime as ort
@@ -343,27 +236,22 @@ class OnnxDetector:
         self.thresholds = Thresholds(**self.meta['thresholds']) if self.meta.get('thresholds') else None
         self.geometry, self.score = Geometry(**self.meta['geometry']), ScoreConfig(**self.meta['score'])
 
-    def predict(self, images) -> tuple[np.ndarray, np.ndarray]:
-        "Maps and scores of a batch of the exported shape (N×3×S×S float32 in [0, 1])."
-        x = np.ascontiguousarray(images.numpy() if isinstance(images, torch.Tensor) else images, dtype=np.float32)
-        if list(x.shape) != self.meta['input']['shape']:
-            raise ValueError(f"this exported detector takes images of shape {self.meta['input']['shape']}, got {list(x.shape)}; "
-                             "export it again with that batch size, or resize the images to its size.")
-        maps, scores = self._run(x)
-        return maps, scores
-
-    def _maps(self, x: torch.Tensor) -> torch.Tensor:
-        "Maps of a batch of up to the exported batch size of inputs (filled up with copies of the last)."
-        n = self.meta['input']['shape'][0]
-        full = torch.cat([x, x[-1:].expand(n - len(x), *x.shape[1:])]) if len(x) < n else x
-        return torch.from_numpy(self.predict(full)[0][:len(x)])
+    def predict(self, images) -> Prediction:
+        "Maps and scores (CPU tensors) of a batch of model inputs (N×3×H×W float32 in [0, 1]), run in the exported batch size."
+        x = torch.as_tensor(images, dtype=torch.float32).cpu()
+        n, *shape = self.meta['input']['shape']
+        if list(x.shape[1:]) != shape or not len(x):
+            raise ValueError(f"this exported detector takes images of shape {shape}, got {list(x.shape)}: read them in its "
+                             "geometry (OnnxDetector.geometry).")
+        out = [self._run(np.ascontiguousarray(torch.cat([b, b[-1:].expand(n - len(b), *shape)]).numpy()))  # last filled up
+               for b in x.split(n)]
+        return Prediction(*(torch.from_numpy(np.concatenate([o[j] for o in out]))[:len(x)] for j in (0, 1)))
 
     def predict_images(self, images) -> list[tuple[np.ndarray, float]]:
         "(map at the image's own size, image score) of each image (3×H×W float tensor in [0, 1], any size), as exported."
-        sizes, work = [tuple(x.shape[-2:]) for x in images], [self.geometry.resize(x) for x in images]
-        maps = [m for _, m in blended_maps(self._maps, work, self.geometry, self.meta['input']['shape'][0])]
-        return [(resize(m[None, None], hw)[0, 0].numpy(), float(image_score(m[None], self.score)[0]))
-                for m, hw in zip(maps, sizes)]
+        items = [dict(image=self.geometry.resize(x), size=tuple(x.shape[-2:])) for x in images]
+        return [(resize(m[None, None], item['size'])[0, 0].numpy(), s)
+                for item, m, s in score_images(self, items, self.meta['input']['shape'][0])]
 
 class OpenVinoDetector(OnnxDetector):
     "The exported detector as OpenVINO IR (`export_onnx(..., openvino=True)`), run by OpenVINO on the CPU in float32."

@@ -16,34 +16,15 @@ from tqdm.auto import tqdm
 from .backbone import resize
 from .data import MVTecDataset, as_categories, list_categories, read_mask, select_categories
 from .metrics import METRIC_NAMES, MetricsConfig, PixelMetrics, image_metrics
-from .geometry import score_images
-from .scoring import AnomalyDetector
+from .scoring import Detector, score_images
 from .viz import outline, overlay, show, show_map
-from .train import Config, build_backbone, build_module, config_from_dict, geometry_of, load_checkpoint
-from .train import load_trained, resolve_device, tensorboard_log
+from .runs import Config, Run, geometry_of
+from .train import tensorboard_log
 
 # %% auto #0
-__all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'REPORT_FILES', 'load_detector', 'untrained_detector',
-           'CategoryResult', 'pick_examples', 'rates', 'evaluate_category', 'category_group', 'EvalResult',
-           'plot_examples', 'describe', 'report_folder', 'log_category', 'evaluate', 'write_report',
-           'evaluate_detector']
-
-# %% ../nbs/09_evaluate.ipynb #f6d15dad
-def load_detector(checkpoint, device='auto', weights=None) -> AnomalyDetector:
-    "The detector (backbone + trained module + scoring, and feature statistics if fitted) of a checkpoint, on `device`."
-    cfg, backbone, module, state = load_trained(checkpoint, device, weights=weights)
-    det = AnomalyDetector(backbone, module, cfg.score, cfg.lr_scale)
-    if 'typicality' in state:
-        from hlgfa_nb.limits import FeatureGaussian          # the remedy of chapter 15
-        det.typicality = FeatureGaussian.from_state(state['typicality']).to(det.device)
-    return det
-
-def untrained_detector(cfg: Config, device='auto') -> AnomalyDetector:
-    "The detector of `cfg` with an untrained (freshly initialised) module: the baseline of the learning check."
-    dev = resolve_device(device)
-    backbone = build_backbone(cfg).to(dev)
-    module, _ = build_module(cfg, backbone.channels, 1)
-    return AnomalyDetector(backbone, module.to(dev).eval(), cfg.score, cfg.lr_scale)
+__all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'REPORT_FILES', 'CategoryResult', 'pick_examples', 'rates',
+           'evaluate_category', 'category_group', 'EvalResult', 'plot_examples', 'describe', 'report_folder',
+           'log_category', 'evaluate', 'write_report', 'evaluate_detector']
 
 # %% ../nbs/09_evaluate.ipynb #b2872826
 @dataclass
@@ -81,19 +62,22 @@ def _at_original(dataset: MVTecDataset, i: int, amap: torch.Tensor) -> tuple[tor
     return resize(amap[None, None], (h, w))[0, 0], mask
 
 @torch.no_grad()
-def evaluate_category(detector, dataset: MVTecDataset, batch_size: int = 8, examples=(),
+def evaluate_category(detector: Detector, dataset: MVTecDataset, batch_size: int = 8, examples=(),
                       metrics_cfg: MetricsConfig | None = None, progress: bool = True,
                       thresholds: tuple[float, float] | None = None, original: bool = False) -> CategoryResult:
     "Maps and scores of every image of `dataset` (one category, in its geometry) into the metrics, at the working or `original` size."
     if len({s.category for s in dataset.samples}) != 1:
         raise ValueError(f"evaluate_category takes one category, got {dataset.categories}; metrics are per category.")
+    if dataset.geometry != detector.geometry:
+        raise ValueError(f"the images are read {dataset.geometry.describe()}, the detector reads them "
+                         f"{detector.geometry.describe()}: read them in its geometry (MVTecDataset(..., size=detector.geometry)).")
     pixel, scores, kept, lo, hi = PixelMetrics(metrics_cfg), [], [], math.inf, -math.inf
     pixel_counts, good_counts = np.zeros(4, np.int64), np.zeros(4, np.int64)   # all images; the good ones alone
     types = sorted({s.defect for s in dataset.samples} - {'good'})
     masked = any(s.mask_path for s in dataset.samples)          # else image labels only: no pixel metric (chapter 00)
     per_pixel = {t: PixelMetrics(metrics_cfg) if masked else None for t in types} if len(types) > 1 else {}
     want, items = set(examples), (dataset[i] for i in range(len(dataset)))
-    stream = score_images(detector, items, dataset.geometry, batch_size)
+    stream = score_images(detector, items, batch_size)
     for i, (item, m, s) in enumerate(tqdm(stream, total=len(dataset), desc=f'evaluating {dataset.categories[0]}',
                                           disable=not progress, leave=False)):
         mask = item['mask'][0]
@@ -245,11 +229,6 @@ def plot_examples(results, per_category: int | None = None, size: float = 2.0):
     return fig
 
 # %% ../nbs/09_evaluate.ipynb #44db8148
-def _open_run(path, device, weights=None):
-    "(config, detector, trained categories, stored calibration or None) of one checkpoint."
-    state = load_checkpoint(path)
-    return config_from_dict(state['config']), load_detector(path, device, weights), state['categories'], state.get('calibration')
-
 def describe(cfg: Config) -> str:
     "Backbone, weights (RANDOM INIT said loudly) and image size of a run, for table titles."
     w = 'RANDOMLY INITIALISED (not comparable with the paper)' if cfg.weights is None else cfg.weights
@@ -267,13 +246,6 @@ def report_folder(out_dir, overwrite: bool = False, also=()) -> Path:
                               "it with overwrite=True (--force on the command line).")
     return out
 
-def _root_of(per: dict) -> str:
-    "The training root of the first of the per-category checkpoints that can be read."
-    for path in per.values():
-        try: return config_from_dict(load_checkpoint(path)['config']).root
-        except (OSError, ValueError): pass
-    raise ValueError(f"none of the checkpoints {[str(p) for p in per.values()]} can be read: pass root=<dataset folder>.")
-
 def log_category(run_folder, result: CategoryResult):
     "A category's seven metrics (×100) and its figure of examples into the run's TensorBoard log (chapter 08)."
     with tensorboard_log(run_folder) as log:
@@ -281,34 +253,43 @@ def log_category(run_folder, result: CategoryResult):
             if v == v: log.add_scalar(f'test/{result.category}/{k}', 100 * v)
         if result.examples: log.add_figure(f'test/{result.category}/examples', plot_examples(result))
 
+def _first_run(per: dict, device, weights) -> dict:
+    "{category: Run} of the first of the per-category checkpoints that can be opened (where the training root is named)."
+    for c, path in per.items():
+        try: return {c: Run.open(path, device, weights)}
+        except (OSError, ValueError): pass
+    raise ValueError(f"none of the checkpoints {[str(p) for p in per.values()]} can be read: pass root=<dataset folder>.")
+
 def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: int = 8, device='auto',
              examples: int = 4, metrics_cfg: MetricsConfig | None = None, progress: bool = True, weights=None,
              overwrite: bool = False, original: bool = False, log: bool = False) -> EvalResult:
-    """Table 3 and Fig. 6 of a checkpoint (or {category: checkpoint}) on the test images of `root` (or `Folders`), category
+    """Table 3 and Fig. 6 of a run or checkpoint (or {category: checkpoint}) on the test images of `root` (or `Folders`), category
     by category, also into each run's TensorBoard log if `log`; a category that fails (its checkpoint, its images, its
     figure) is reported and the others go on."""
     if out_dir is not None: report_folder(out_dir, overwrite)
     if log: tensorboard_log()                                    # installed? (before any category is evaluated)
     per = dict(checkpoint) if isinstance(checkpoint, dict) else None
-    runs = {} if per else {None: _open_run(checkpoint, device, weights)}
-    root = root if root is not None else runs[None][0].root if runs else _root_of(per)
+    runs = {None: Run.open(checkpoint, device, weights)} if not per else {} if root is not None else _first_run(per, device, weights)
+    for run in runs.values(): run.detector        # built first: a weights file that moved is the first thing to fix
+    root = root if root is not None else next(iter(runs.values())).cfg.root
     if root is None: raise ValueError("no test images: pass root (a folder in MVTec AD layout, hlgfa eval --data) or "
                                       "Folders (hlgfa eval --normal/--abnormal).")
     found = list_categories(root)
-    if categories is None: categories = [c for c in (per or runs[None][2]) if c in found] or list(found)
+    if categories is None: categories = [c for c in (per or runs[None].categories) if c in found] or list(found)
     categories = list(as_categories(categories))
     if per and (missing := [c for c in categories if c not in per]):
         raise ValueError(f"no checkpoint for categories {missing}; the per-category checkpoints cover {sorted(per)}.")
     result = EvalResult({})
     for c in categories:
         try:
-            if per: runs[c] = _open_run(per[c], device, weights)
-            cfg, det, _, cal = runs[c if per else None]
-            result.title = result.title or f"HLGFA on {getattr(root, 'name', None) or Path(root).name}: {describe(cfg)}"
-            test = MVTecDataset(root, 'test', c, size=geometry_of(cfg))
-            r = result.categories[c] = evaluate_category(det, test, batch_size, pick_examples(test, examples), metrics_cfg,
-                                                         progress, cal and (cal['image'], cal['pixel']), original)
-            if cal: r.at_threshold['target_fpr'] = cal['target_fpr']
+            if per and c not in runs: runs[c] = Run.open(per[c], device, weights)
+            run = runs[c if per else None]
+            result.title = result.title or f"HLGFA on {getattr(root, 'name', None) or Path(root).name}: {describe(run.cfg)}"
+            test = MVTecDataset(root, 'test', c, size=run.geometry)
+            th = run.thresholds
+            r = result.categories[c] = evaluate_category(run.detector, test, batch_size, pick_examples(test, examples),
+                                                         metrics_cfg, progress, th and (th.image, th.pixel), original)
+            if th: r.at_threshold['target_fpr'] = th.target_fpr
             if log: log_category(Path(per[c] if per else checkpoint).parent, r)
             if out_dir is not None: write_report(result, out_dir, figures=[c])
         except (OSError, ValueError, RuntimeError) as e:
@@ -335,14 +316,13 @@ def write_report(result: EvalResult, out_dir, figures=None) -> dict[str, Path]:
     return files
 
 # %% ../nbs/09_evaluate.ipynb #8262e17c
-def evaluate_detector(detector, root, categories=None, size=256, batch_size: int = 8, examples: int = 4,
+def evaluate_detector(detector: Detector, root, categories=None, batch_size: int = 8, examples: int = 4,
                       metrics_cfg: MetricsConfig | None = None, progress: bool = True, title: str = '',
                       original: bool = False) -> EvalResult:
-    "Table 3 of one detector on the test images of `categories` of `root` (default: all), squashed to `size` or in a `Geometry`."
-    cats = list(select_categories(root, categories))
+    "Table 3 of one detector on the test images of `categories` of `root` (default: all), read in the detector's geometry."
     res = {}
-    for c in cats:
-        test = MVTecDataset(root, 'test', c, size=size)
+    for c in select_categories(root, categories):
+        test = MVTecDataset(root, 'test', c, size=detector.geometry)
         res[c] = evaluate_category(detector, test, batch_size, pick_examples(test, examples), metrics_cfg, progress,
                                    original=original)
     return EvalResult(res, title)

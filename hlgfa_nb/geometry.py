@@ -11,10 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .scoring import image_score
-
 # %% auto #0
-__all__ = ['GEOMETRIES', 'MIN_SIDE', 'tile_starts', 'Geometry', 'as_geometry', 'Pieces', 'blended_maps', 'score_images']
+__all__ = ['GEOMETRIES', 'MIN_SIDE', 'tile_starts', 'Geometry', 'as_geometry', 'Pieces', 'blended_maps']
 
 # %% ../nbs/16_geometry.ipynb #d5fde2ca
 GEOMETRIES = ('squash', 'keep_aspect', 'tiles')
@@ -162,6 +160,9 @@ def blended_maps(maps_of, items, geometry: Geometry | None = None, batch_size: i
     for n, item in enumerate(map(_item, items)):
         g = geometry or Geometry('squash', tuple(item['image'].shape[-2:]))
         H, W = item['image'].shape[-2:]
+        if g.kind == 'squash' and (H, W) != g.size:
+            raise ValueError(f"an image of {W}×{H} px where inputs are {g.describe()}: bring it to its working size "
+                             "first (Geometry.resize, or read it in this geometry).")
         corners = g.corners(H, W)
         if len(corners) > 1 and window is None: window = g.window()
         todo[n] = [item, torch.zeros(H, W), torch.zeros(H, W), len(corners)] if len(corners) > 1 else [item, None, None, 1]
@@ -170,8 +171,3 @@ def blended_maps(maps_of, items, geometry: Geometry | None = None, batch_size: i
             queue.append((n, y, x, padded[:, y:y + th, x:x + tw]))
             if len(queue) == batch_size: yield from run()
     if queue: yield from run()
-
-def score_images(detector, items, geometry: Geometry | None = None, batch_size: int = 8):
-    "(item, map, image score) of each item: `blended_maps` of the detector's maps, scored as its `score` config says."
-    for item, m in blended_maps(lambda x: detector.predict(x).maps, items, geometry, batch_size):
-        yield item, m, float(image_score(m[None], detector.score)[0])

@@ -5,21 +5,13 @@
 # %% ../nbs/15_limits.ipynb #32c0f624
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
-from torch import nn
-from tqdm.auto import tqdm
 
 from .backbone import make_views, resize
-from .scoring import neighbourhood_mean, stage_distances
-from .evaluate import load_detector
-from .geometry import Pieces
-from .train import config_from_dict, load_checkpoint, run_lock, save_checkpoint, training_split
 
 # %% auto #0
-__all__ = ['removed_share', 'FeatureGaussian', 'fit_feature_gaussian', 'fit_typicality', 'smooth_defects', 'peak_positions']
+__all__ = ['removed_share', 'smooth_defects', 'peak_positions']
 
 # %% ../nbs/15_limits.ipynb #58b9ee5a
 def removed_share(images: torch.Tensor, masks: torch.Tensor, lr_scale: float = 0.5, ring: int = 9) -> torch.Tensor:
@@ -34,73 +26,6 @@ def removed_share(images: torch.Tensor, masks: torch.Tensor, lr_scale: float = 0
     contrast = ((x - level[:, None, None]) ** 2 * m).sum((1, 2))
     share = (lost * m).sum((1, 2)) / contrast.clamp_min(1e-12)
     return torch.where(m.sum((1, 2)) > 0, share, torch.full_like(share, float('nan')))
-
-# %% ../nbs/15_limits.ipynb #799a934f
-class FeatureGaussian(nn.Module):
-    """Per stage, the mean and inverse covariance of normal HR features (positions pooled) and a scale: statistics, not a
-    bank. Features are first averaged over each position's `k`×`k` neighbourhood (1: as they are)."""
-    def __init__(self, channels, k: int = 3):
-        super().__init__()
-        self.channels, self.k = list(channels), k
-        for s, c in enumerate(self.channels):
-            self.register_buffer(f'mean{s}', torch.zeros(c)); self.register_buffer(f'precision{s}', torch.eye(c))
-            self.register_buffer(f'scale{s}', torch.ones(()))
-
-    def distances(self, f_h: list) -> list[torch.Tensor]:
-        "Per stage, the Mahalanobis distance of each position's features to the normal mean (unscaled): N×H×W."
-        out = []
-        for s, f in enumerate(f_h):
-            d = neighbourhood_mean(f.float(), self.k) - getattr(self, f'mean{s}')[:, None, None]
-            out.append(torch.einsum('nchw,cd,ndhw->nhw', d, getattr(self, f'precision{s}'), d).clamp_min(0).sqrt())
-        return out
-
-    def forward(self, f_h: list) -> list[torch.Tensor]:
-        "The typicality maps T_s: scaled distances, N×H×W per stage."
-        return [t * getattr(self, f'scale{s}') for s, t in enumerate(self.distances(f_h))]
-
-    @classmethod
-    def from_state(cls, state: dict) -> FeatureGaussian:
-        g = cls(state['channels'], state.get('k', 1)); g.load_state_dict(state['tensors']); return g   # 0.3.0: no k
-
-    def state(self) -> dict: return dict(channels=self.channels, k=self.k, tensors=self.state_dict())
-
-# %% ../nbs/15_limits.ipynb #2849b046
-def _batches(detector, images, batch_size: int, progress: bool, desc: str):
-    "(HR features, alignment distances per stage) of each batch of `images` (a dataset)."
-    for b in tqdm(torch.utils.data.DataLoader(images, batch_size=batch_size), desc=desc, disable=not progress, leave=False):
-        f_h, _, out = detector.features(b['image'])
-        yield f_h, stage_distances(out.f_hat, f_h, detector.cfg.distance)
-
-@torch.inference_mode()
-def fit_feature_gaussian(detector, images, batch_size: int = 8, shrink: float = 0.01, k: int = 3,
-                         progress: bool = True) -> FeatureGaussian:
-    "The `FeatureGaussian` (neighbourhood `k`) of `detector`'s HR features on normal `images`, scaled to its alignment distances there."
-    sums = None
-    for f_h, dist in _batches(detector, images, batch_size, progress, 'feature statistics'):
-        flat = [neighbourhood_mean(f.double(), k).permute(1, 0, 2, 3).flatten(1) for f in f_h]    # C×(N·H·W)
-        step = [(x.sum(1), x @ x.T, x.shape[1], float(d.double().sum())) for x, d in zip(flat, dist)]
-        sums = step if sums is None else [tuple(a + b for a, b in zip(s, t)) for s, t in zip(sums, step)]
-    if sums is None: raise ValueError("fit_feature_gaussian got no images: pass the normal training images.")
-    g = FeatureGaussian([len(s[0]) for s in sums], k).to(detector.device)
-    for i, (s1, s2, n, _) in enumerate(sums):
-        mean = s1 / n
-        cov = s2 / n - torch.outer(mean, mean)
-        cov = (1 - shrink) * cov + shrink * cov.diagonal().mean() * torch.eye(len(mean), dtype=cov.dtype, device=cov.device)
-        getattr(g, f'mean{i}').copy_(mean.float()); getattr(g, f'precision{i}').copy_(torch.linalg.inv(cov).float())
-    typical = [0.] * len(sums)
-    for f_h, _ in _batches(detector, images, batch_size, progress, 'feature statistics, scale'):
-        typical = [t + float(d.double().sum()) for t, d in zip(typical, g.distances(f_h))]
-    for i, (s, t) in enumerate(zip(sums, typical)): getattr(g, f'scale{i}').fill_(s[3] / max(t, 1e-12))
-    return g
-
-def fit_typicality(checkpoint, batch_size: int = 8, progress: bool = True) -> FeatureGaussian:
-    "Fit the feature statistics of a trained run on its training images (not the held-out ones) and store them in it."
-    with run_lock(Path(checkpoint).parent):                    # read, fit, write: one writer at a time
-        state = load_checkpoint(checkpoint)
-        train, _ = training_split(config_from_dict(state['config']))           # the images the module trained on
-        g = fit_feature_gaussian(load_detector(checkpoint), Pieces(train), batch_size, progress=progress)
-        save_checkpoint({**state, 'typicality': g.to('cpu').state()}, checkpoint)
-        return g
 
 # %% ../nbs/15_limits.ipynb #6135d420
 def smooth_defects(images: torch.Tensor, sigma: float, amplitude: float = 0.25, seed: int = 0):

@@ -12,9 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .backbone import _safe_scale, cosine_map
+
 # %% auto #0
-__all__ = ['LOSS_PRESETS', 'cosine_map', 'cosine_loss', 'focal_weights', 'focal_l1_loss', 'js_map', 'js_loss', 'gram',
-           'gram_loss', 'CategoryHead', 'category_loss', 'LossConfig', 'hlgfa_loss']
+__all__ = ['LOSS_PRESETS', 'cosine_loss', 'focal_weights', 'focal_l1_loss', 'js_map', 'js_loss', 'gram', 'gram_loss',
+           'CategoryHead', 'category_loss', 'LossConfig', 'hlgfa_loss']
 
 # %% ../nbs/05_losses.ipynb #ee2bb446
 def _stages(f_hat, f_h) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -37,17 +39,6 @@ def _mean_over_stages(per_stage: list[torch.Tensor], per_stage_out: bool = False
     return v if per_stage_out else v.mean()
 
 # %% ../nbs/05_losses.ipynb #c0dc4ab9
-def _safe_scale(amax: torch.Tensor) -> torch.Tensor:
-    "A detached divisor from a max-|x| tensor: itself where positive, 1 where the input is all zero."
-    amax = amax.detach()
-    return torch.where(amax > 0, amax, torch.ones_like(amax))
-
-def cosine_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    "1 − cos(a, b) over channels at every position: N×C×H×W, N×C×H×W → N×H×W, in [0, 2]."
-    u = a / _safe_scale(a.abs().amax(1, keepdim=True))   # largest |entry| 1: norm in [1, √C], or exactly 0
-    v = b / _safe_scale(b.abs().amax(1, keepdim=True))
-    return (1 - (u * v).sum(1) / (u.norm(dim=1).clamp_min(1) * v.norm(dim=1).clamp_min(1))).clamp_min(0)
-
 def cosine_loss(f_hat, f_h, per_stage: bool = False) -> torch.Tensor:
     "Eq. 9: mean over positions, images and stages of 1 − cos(f̂, f^h); `per_stage` gives one value per stage."
     return _mean_over_stages([cosine_map(a, b) for a, b in _stages(f_hat, f_h)], per_stage)

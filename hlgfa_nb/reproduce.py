@@ -4,8 +4,8 @@
 
 # %% ../nbs/13_reproduce.ipynb #c04bf928
 from __future__ import annotations
-import ctypes, gc, math, os, tempfile, threading, time
-from dataclasses import dataclass, replace
+import ctypes, gc, math, os, re, tempfile, threading, time
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +14,17 @@ import torch
 from .data import MVTecDataset, as_categories, select_categories
 from .geometry import Pieces
 from .losses import LossConfig, LOSS_PRESETS
-from .train import Config, fit, geometry_of, preset
-from .evaluate import EvalResult, TABLE3_COLUMNS, describe, evaluate_detector, load_detector
+from .runs import Config, Run, config_to_dict, detector_of, geometry_of, override, preset
+from .results import load_result, markdown_table, save_result
+from .train import fit
+from .evaluate import EvalResult, TABLE3_COLUMNS, describe, evaluate_detector
 from .baselines import PatchCore, PatchCoreConfig
 
 # %% auto #0
 __all__ = ['PAPER_SOURCE', 'TABLE1_COLUMNS', 'TABLE1_METHODS', 'TABLE2_COLUMNS', 'PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3',
-           'METHODS', 'paper_mean_gaps', 'peak_memory_mb', 'inference_throughput', 'state_mb', 'Reproduction',
-           'patchcore_config', 'new_folder', 'reproduce', 'Ablation', 'loss_ablation']
+           'METHODS', 'STUDY_KEYS', 'paper_mean_gaps', 'peak_memory_mb', 'inference_throughput', 'state_mb',
+           'Reproduction', 'patchcore_config', 'patchcore_like', 'new_folder', 'reproduce', 'Study', 'study_record',
+           'run_study', 'Ablation', 'loss_ablation']
 
 # %% ../nbs/13_reproduce.ipynb #afa505d8
 PAPER_SOURCE = ("H. Zhou, Y. Gao, Y. Du, X. Zheng (Innolight Technology Research Institute), \"HLGFA: High-Low Resolution "
@@ -197,6 +200,11 @@ def patchcore_config(cfg: Config, patchcore: PatchCoreConfig | None = None) -> P
     "PatchCore's config for a comparison with HLGFA run `cfg`: `patchcore`'s own choices, `cfg`'s backbone, weights, seed."
     return replace(patchcore or PatchCoreConfig(), backbone=cfg.backbone, weights=cfg.weights, seed=cfg.seed)
 
+def patchcore_like(cfg: Config, patchcore: PatchCoreConfig | None = None) -> PatchCore:
+    "An unfitted PatchCore set up as HLGFA run `cfg` is: its backbone, weights and seed, its geometry, its smoothing and image score."
+    return PatchCore(patchcore_config(cfg, patchcore), replace(cfg.score, typicality=0., reliability=False),
+                     geometry=geometry_of(cfg))
+
 def _test_images(root, category: str, size, n: int) -> torch.Tensor:
     test = MVTecDataset(root, 'test', category, size=size)
     return torch.stack([test[i]['image'] for i in range(min(n, len(test)))])
@@ -223,19 +231,18 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
     pc_cfg = patchcore_config(cfg, patchcore)
     work = new_folder(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_reproduce_'))
     t0 = time.perf_counter()
-    hlgfa = load_detector(fit(cfg, work/'hlgfa', progress=progress), cfg.device)
+    hlgfa = Run.open(fit(cfg, work/'hlgfa', progress=progress), cfg.device).detector
     fit_h = time.perf_counter() - t0
-    device = hlgfa.device
-    geometry = geometry_of(cfg)
-    results = {'HLGFA': evaluate_detector(hlgfa, root, cats, geometry, batch_size, examples=2, progress=progress,
+    device, geometry = hlgfa.device, hlgfa.geometry
+    results = {'HLGFA': evaluate_detector(hlgfa, root, cats, batch_size, examples=2, progress=progress,
                                           title='HLGFA', original=original)}
     pcs, fit_p, pc_rows = {}, 0.0, {}
     for c in cats:
         train = torch.utils.data.DataLoader(Pieces(MVTecDataset(root, 'train', c, size=geometry)), batch_size=batch_size)
         t0 = time.perf_counter()
-        pcs[c] = PatchCore(pc_cfg, cfg.score).to(device).fit(train)
+        pcs[c] = patchcore_like(cfg, patchcore).to(device).fit(train)
         fit_p += time.perf_counter() - t0
-        pc_rows[c] = evaluate_detector(pcs[c], root, c, geometry, batch_size, examples=2, progress=progress,
+        pc_rows[c] = evaluate_detector(pcs[c], root, c, batch_size, examples=2, progress=progress,
                                       original=original).categories[c]
     results['PatchCore'] = EvalResult(pc_rows, 'PatchCore')
     images = _test_images(root, cats[0], geometry.size, speed_images)   # model inputs
@@ -246,17 +253,91 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
     if out_dir is not None: (work/'reproduction.md').write_text(rep.to_markdown())
     return rep
 
+# %% ../nbs/13_reproduce.ipynb #17ada80a
+STUDY_KEYS = ('AUC-I', 'AUC-P', 'AP-P', 'PRO')
+
+@dataclass
+class Study:
+    "What a study measured: per variant one record per seed (metrics ×100, seconds to train), and the setting they share."
+    name: str
+    setting: dict
+    runs: dict = field(default_factory=dict)       # variant → [record per seed]
+
+    def values(self, variant: str, key: str) -> np.ndarray:
+        "The metric `key` of `variant` over its seeds (×100), undefined ones left out."
+        v = np.array([r.get(key) for r in self.runs[variant]], float)
+        return v[np.isfinite(v)]
+
+    def cell(self, variant: str, key: str, digits: int = 1) -> str:
+        "The mean over seeds of metric `key`, with ± half its range when there are several seeds (– if undefined)."
+        v = self.values(variant, key)
+        if not len(v): return '–'
+        return f"{v.mean():.{digits}f}" + (f" ±{np.ptp(v) / 2:.{digits}f}" if len(v) > 1 else '')
+
+    def differs(self, a: str, b: str, key: str) -> bool:
+        "Do variants `a` and `b` differ in `key` by more than their seeds scatter (the ranges of the two do not overlap)?"
+        va, vb = self.values(a, key), self.values(b, key)
+        return bool(len(va) and len(vb) and (va.min() > vb.max() or vb.min() > va.max()))
+
+    def to_markdown(self, keys=STUDY_KEYS, digits: int = 1) -> str:
+        "One row per variant: the mean ± half the range over seeds of each metric, and the mean training time."
+        rows = [{'variant': v, 'seeds': len(rs), **{k: self.cell(v, k, digits) for k in keys},
+                 'train s': f"{np.mean([r['fit_s'] for r in rs]):.0f}"} for v, rs in self.runs.items()]
+        return markdown_table(rows, ['variant', 'seeds', *keys, 'train s'])
+
+    def save(self, folder=None) -> Path:
+        "Record the study as results/<name>.json (with how it was made)."
+        return save_result(self.name, dict(setting=self.setting, runs=self.runs), folder)
+
+    @classmethod
+    def load(cls, name: str, folder=None) -> Study:
+        d = load_result(name, folder)
+        return cls(name, d['setting'], d['runs'])
+
+def study_record(detector, root, categories=None, **extra) -> dict:
+    "One record of a study: the mean of the seven metrics over `categories` of `root` (×100), per defect type for one category."
+    r = evaluate_detector(detector, root, categories, examples=0, progress=False)
+    rec = {k: 100 * v for k, v in r.mean.items()}
+    if len(r.categories) == 1 and (per := next(iter(r.categories.values())).per_type):
+        rec['per_type'] = {t: {k: 100 * v for k, v in m.items()} for t, m in per.items()}
+    return {**rec, **extra}
+
+def _plain(x):
+    "A variant's changes as JSON can hold them (sections as their fields)."
+    return asdict(x) if is_dataclass(x) else x
+
+def run_study(name: str, base: Config, variants: dict, seeds=(0,), rescore: dict | None = None, root=None, work=None,
+              progress: bool = True) -> Study:
+    """Train `base` changed as each variant says (fields for `override`; None: the module untrained) with each seed, open
+    the run and evaluate its detector on `root`'s test images (default: `base.root`); re-score the first trained variant's
+    run with each of `rescore` (a `ScoreConfig`, or a function of the detector that gives one). Runs go to `work`."""
+    root, work = root or base.root, Path(work or tempfile.mkdtemp(prefix=f'hlgfa_{name}_'))
+    setting = dict(base=config_to_dict(base), root=str(root), seeds=list(seeds),
+                   variants={v: None if c is None else {k: _plain(x) for k, x in c.items()} for v, c in variants.items()},
+                   rescore=list(rescore or ()))
+    s = Study(name, setting)
+    for seed in seeds:
+        first = next((v for v, c in variants.items() if c is not None), None)
+        for v, changes in variants.items():
+            cfg, t = override(base, seed=seed, **(changes or {})), time.perf_counter()
+            det = detector_of(cfg) if changes is None else Run.open(
+                fit(cfg, work/re.sub(r'\W+', '_', v)/f'seed{seed}', progress=False), cfg.device).detector
+            s.runs.setdefault(v, []).append(study_record(det, root, cfg.categories, seed=seed, fit_s=time.perf_counter() - t))
+            if progress: print(f"{name}, seed {seed}: {v}: " + ', '.join(f"{k} {s.runs[v][-1][k]:.1f}" for k in STUDY_KEYS), flush=True)
+            for r, score in (rescore or {}).items() if v == first else ():
+                s.runs.setdefault(r, []).append(study_record(det.with_score(score(det) if callable(score) else score), root,
+                                                             cfg.categories, seed=seed, fit_s=0.))
+    return s
+
 # %% ../nbs/13_reproduce.ipynb #358a9dc0
 @dataclass
 class Ablation:
-    "One model per loss preset and seed (Table 2's rows): the mean over seeds and its spread."
-    results: dict[str, list[EvalResult]]   # preset → one evaluation per seed
+    "Table 2 measured: a study with one variant per loss preset over seeds, printed beside the paper's rows."
+    study: Study
     setting: str
 
-    def cell(self, preset: str, key: str, digits: int = 1) -> str:
-        "The mean over seeds of metric `key` (×100), with ± half its range when there are several seeds."
-        v = [100 * r.mean[key] for r in self.results[preset]]
-        return f"{np.mean(v):.{digits}f}" + (f" ±{np.ptp(v) / 2:.{digits}f}" if len(v) > 1 else '')
+    @property
+    def results(self) -> dict[str, list[dict]]: return self.study.runs     # preset → one record per seed
 
     def to_markdown(self, digits: int = 1) -> str:
         "Table 2's layout: the loss terms used, then AUROC-I, AP-I, AUROC-P, AP-P, PRO-P, measured and from the paper."
@@ -265,26 +346,21 @@ class Ablation:
         for p in self.results:
             w = LOSS_PRESETS[p]
             marks = ['✓'] + ['✓' if w[k] else '' for k in ('js', 'gram', 'l1')]
-            lines.append('| ' + ' | '.join(marks + ['here'] + [self.cell(p, k, digits) for k in TABLE2_COLUMNS]) + ' |')
+            lines.append('| ' + ' | '.join(marks + ['here'] + [self.study.cell(p, k, digits) for k in TABLE2_COLUMNS]) + ' |')
             lines.append('| ' + ' | '.join([''] * 4 + ['paper'] + [f"{PAPER_TABLE2[p][k]:.1f}" for k in TABLE2_COLUMNS]) + ' |')
         return '\n'.join(lines) + '\n'
 
 def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tuple(LOSS_PRESETS), seeds=(0,),
-                  out_dir=None, batch_size: int = 8, progress: bool = False) -> Ablation:
-    "Train and evaluate one HLGFA model per `LossConfig.preset` and seed on `categories` of `root`; Table 2's columns."
+                  out_dir=None, progress: bool = False) -> Ablation:
+    "Train and evaluate one HLGFA model per `LossConfig.preset` and seed on `categories` of `root` (`run_study`); Table 2's columns."
     if unknown := [p for p in presets if p not in LOSS_PRESETS]:
         raise ValueError(f"unknown loss presets {unknown}; choose from {list(LOSS_PRESETS)}")
     cfg = replace(cfg or preset('cpu'), root=str(root), categories=as_categories(categories))
     keep = {k: getattr(cfg.loss, k) for k in ('cls', 'focal_gamma', 'js_temperature', 'eps')}
-    work = new_folder(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix='hlgfa_ablation_'))
-    results = {p: [] for p in presets}
-    for p in presets:
-        for s in seeds:
-            run = replace(cfg, loss=replace(LossConfig.preset(p), **keep), seed=s)
-            det = load_detector(fit(run, work/p.replace('+', '_')/f'seed{s}', progress=progress), cfg.device)
-            results[p].append(evaluate_detector(det, root, cfg.categories, geometry_of(cfg), batch_size, examples=0,
-                                                progress=progress, title=p))
-    abl = Ablation(results, f"loss ablation on {Path(root).name}: {describe(cfg)}, {cfg.epochs} epochs, seeds "
-                            f"{list(seeds)} (mean ± half the range)")
+    work = new_folder(out_dir) if out_dir is not None else None
+    variants = {p: {'loss': replace(LossConfig.preset(p), **keep)} for p in presets}
+    study = run_study(f'loss_ablation_{Path(root).name}', cfg, variants, seeds, root=root, work=work, progress=progress)
+    abl = Ablation(study, f"loss ablation on {Path(root).name}: {describe(cfg)}, {cfg.epochs} epochs, seeds "
+                          f"{list(seeds)} (mean ± half the range)")
     if out_dir is not None: (work/'ablation.md').write_text(abl.to_markdown())
     return abl

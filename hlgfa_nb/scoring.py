@@ -6,6 +6,7 @@
 from __future__ import annotations
 import functools, math
 from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -13,12 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbone import FrozenBackbone, make_views, resize
+from .geometry import Geometry, blended_maps
 from .model import HLGFA, HLGFAOutput
 
 # %% auto #0
 __all__ = ['ScoreConfig', 'stage_distances', 'to_image', 'neighbourhood_mean', 'structural_consistency', 'reliability_weight',
            'blur_matrix', 'gaussian_smooth', 'image_score', 'ScoreMaps', 'combine_maps', 'score_maps', 'anomaly_map',
-           'Prediction', 'AnomalyDetector', 'calibrate_tau']
+           'Prediction', 'Detector', 'AnomalyDetector', 'score_images', 'FeatureGaussian', 'calibrate_tau']
 
 # %% ../nbs/04_scoring.ipynb #7af46281
 @dataclass
@@ -165,26 +167,37 @@ def anomaly_map(f_hat, f_h, size, cfg: ScoreConfig | None = None, guidance=None)
 # %% ../nbs/04_scoring.ipynb #8c3930fe
 @dataclass
 class Prediction:
-    "Output of `AnomalyDetector.predict` (tensors on the model's device)."
-    maps: torch.Tensor           # N×H×W float32 anomaly maps at the input size
-    scores: torch.Tensor         # N image scores
-    stage_maps: list             # per-stage N×H×W maps before weighting and smoothing
-    sim: torch.Tensor | None     # N×H×W structural consistency (Eq. 7), when reliability weighting is on
-    weight: torch.Tensor | None  # N×H×W reliability weight (Eq. 8), when reliability weighting is on
+    "What a detector says about a batch of model inputs (tensors on its device)."
+    maps: torch.Tensor                  # N×H×W float32 anomaly maps at the input size
+    scores: torch.Tensor                # N image scores
+    stage_maps: list | None = None      # per-stage N×H×W maps before weighting and smoothing
+    sim: torch.Tensor | None = None     # N×H×W structural consistency (Eq. 7), when reliability weighting is on
+    weight: torch.Tensor | None = None  # N×H×W reliability weight (Eq. 8), when reliability weighting is on
+
+@runtime_checkable
+class Detector(Protocol):
+    "What evaluation, calibration and prediction ask of a detector: HLGFA's, PatchCore, a predictor or an exported one."
+    geometry: Geometry                  # how an image becomes its model inputs (chapter 16)
+    score: ScoreConfig                  # how a blended map becomes an image score
+    def predict(self, images: torch.Tensor) -> Prediction: ...
 
 class AnomalyDetector(nn.Module):
     "Inference path of HLGFA: HR and LR views → frozen backbone → HLGFA module → anomaly maps and image scores."
-    def __init__(self, backbone: FrozenBackbone, module: HLGFA, cfg: ScoreConfig | None = None, lr_scale: float = 0.5,
-                 channels_last: bool = True, typicality: nn.Module | None = None):
+    def __init__(self, backbone: FrozenBackbone, module: HLGFA, score: ScoreConfig | None = None, lr_scale: float = 0.5,
+                 channels_last: bool = True, typicality: nn.Module | None = None, geometry: Geometry | None = None):
         super().__init__()
-        self.backbone, self.module, self.cfg, self.lr_scale = backbone, module, cfg or ScoreConfig(), lr_scale
+        self.backbone, self.module, self.score, self.lr_scale = backbone, module, score or ScoreConfig(), lr_scale
         self.channels_last = channels_last  # module and scoring on channels-last features (faster; same results)
-        self.typicality = typicality        # HR features → per-stage typicality maps (chapter 15), used if cfg.typicality
+        self.typicality = typicality        # HR features → per-stage typicality maps (below), used if score.typicality
+        self.geometry = geometry or Geometry()
 
     @property
     def device(self) -> torch.device: return self.backbone.device
-    @property
-    def score(self) -> ScoreConfig: return self.cfg   # named as PatchCore's, for code that scores with either
+
+    def with_score(self, score: ScoreConfig) -> AnomalyDetector:
+        "This detector scoring as `score` says: the same backbone, module, feature statistics and geometry."
+        return AnomalyDetector(self.backbone, self.module, score, self.lr_scale, self.channels_last, self.typicality,
+                               self.geometry)
 
     @torch.inference_mode()
     def features(self, images: torch.Tensor) -> tuple[list, list, HLGFAOutput]:
@@ -202,32 +215,68 @@ class AnomalyDetector(nn.Module):
 
     def _parts(self, images: torch.Tensor) -> ScoreMaps:
         f_h, _, out = self._features(images)
-        if self.cfg.typicality and self.typicality is None:
+        if self.score.typicality and self.typicality is None:
             raise ValueError("ScoreConfig.typicality > 0 but this detector has no feature statistics: fit them with "
-                             "limits.fit_typicality(checkpoint) (chapter 15), or set typicality=0.")
-        typical = self.typicality(f_h) if self.cfg.typicality else None
-        return score_maps(out.f_hat, f_h, images.shape[-2:], self.cfg, out.guidance, typical)
+                             "train.fit_typicality(run) (chapter 08b), or set typicality=0.")
+        typical = self.typicality(f_h) if self.score.typicality else None
+        return score_maps(out.f_hat, f_h, images.shape[-2:], self.score, out.guidance, typical)
 
     @torch.inference_mode()
     def predict(self, images: torch.Tensor) -> Prediction:
         "Anomaly maps and scores of an image batch (N×3×H×W in [0, 1])."
         parts = self._parts(images)
         maps = parts.map.float()
-        return Prediction(maps, image_score(maps, self.cfg), parts.stage_maps, parts.sim, parts.weight)
+        return Prediction(maps, image_score(maps, self.score), parts.stage_maps, parts.sim, parts.weight)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         "(maps, image scores): `predict` as one traceable graph, for export (chapter 14)."
         maps = self._parts(images).map.float()
-        return maps, image_score(maps, self.cfg)
+        return maps, image_score(maps, self.score)
+
+# %% ../nbs/04_scoring.ipynb #f0f5d364
+def score_images(detector: Detector, items, batch_size: int = 8):
+    "(item, map, image score) of each item, in the detector's geometry: its maps of the item's inputs blended (chapter 16), scored as its `score` says."
+    for item, m in blended_maps(lambda x: detector.predict(x).maps, items, detector.geometry, batch_size):
+        yield item, m, float(image_score(m[None], detector.score)[0])
+
+# %% ../nbs/04_scoring.ipynb #799a934f
+class FeatureGaussian(nn.Module):
+    """Per stage, the mean and inverse covariance of normal HR features (positions pooled) and a scale: statistics, not a
+    bank. Features are first averaged over each position's `k`×`k` neighbourhood (1: as they are)."""
+    def __init__(self, channels, k: int = 3):
+        super().__init__()
+        self.channels, self.k = list(channels), k
+        for s, c in enumerate(self.channels):
+            self.register_buffer(f'mean{s}', torch.zeros(c)); self.register_buffer(f'precision{s}', torch.eye(c))
+            self.register_buffer(f'scale{s}', torch.ones(()))
+
+    def distances(self, f_h: list) -> list[torch.Tensor]:
+        "Per stage, the Mahalanobis distance of each position's features to the normal mean (unscaled): N×H×W."
+        out = []
+        for s, f in enumerate(f_h):
+            d = neighbourhood_mean(f.float(), self.k) - getattr(self, f'mean{s}')[:, None, None]
+            out.append(torch.einsum('nchw,cd,ndhw->nhw', d, getattr(self, f'precision{s}'), d).clamp_min(0).sqrt())
+        return out
+
+    def forward(self, f_h: list) -> list[torch.Tensor]:
+        "The typicality maps T_s: scaled distances, N×H×W per stage."
+        return [t * getattr(self, f'scale{s}') for s, t in enumerate(self.distances(f_h))]
+
+    @classmethod
+    def from_state(cls, state: dict) -> FeatureGaussian:
+        g = cls(state['channels'], state.get('k', 1)); g.load_state_dict(state['tensors']); return g   # 0.3.0: no k
+
+    def state(self) -> dict:
+        "What a checkpoint stores (tensors on the CPU)."
+        return dict(channels=self.channels, k=self.k, tensors={k: v.cpu() for k, v in self.state_dict().items()})
 
 # %% ../nbs/04_scoring.ipynb #6c94262f
 @torch.inference_mode()
 def calibrate_tau(detector: AnomalyDetector, images, q: float = 0.05) -> ScoreConfig:
-    "`detector.cfg` with Eq. 8 on, τ at the `q` quantile of the Eq. 7 sims of normal `images` (a batch, batches or a DataLoader)."
+    "`detector.score` with Eq. 8 on, τ at the `q` quantile of the Eq. 7 sims of normal `images` (a batch, batches or a DataLoader)."
     if not 0 < q < 1: raise ValueError(f"q={q}: give a quantile in (0, 1), e.g. 0.05")
-    probe = AnomalyDetector(detector.backbone, detector.module, replace(detector.cfg, reliability=True, combine='mean'),
-                            detector.lr_scale, detector.channels_last)
+    probe = detector.with_score(replace(detector.score, reliability=True, combine='mean'))
     batches = [images] if torch.is_tensor(images) else (x['image'] if isinstance(x, dict) else x for x in images)
     sims = [probe.predict(x).sim.flatten().float().cpu() for x in batches]
     if not sims: raise ValueError("calibrate_tau got no images: pass a batch or an iterable of batches of normal images")
-    return replace(detector.cfg, reliability=True, tau=float(np.quantile(torch.cat(sims).numpy(), q)))
+    return replace(detector.score, reliability=True, tau=float(np.quantile(torch.cat(sims).numpy(), q)))

@@ -93,7 +93,7 @@ def explorer_data(detector, dataset, ks=(3,), keep_guidance: bool = True, batch_
     if getattr(dataset, 'geometry', None) is not None and dataset.geometry.kind != 'squash':
         raise ValueError(f"the explorer holds images of one size: build the dataset with size=<side> (squashed); this one "
                          f"has the {dataset.geometry.kind!r} geometry (chapter 16), whose images differ in size.")
-    cfg = detector.cfg
+    cfg = detector.score
     parts = dict(images=[], masks=[], stage_maps=[], guidance=[], sims={k: [] for k in ks})
     defects, categories, names = [], [], []
     for b in torch.utils.data.DataLoader(dataset, batch_size=batch_size):

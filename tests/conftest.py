@@ -1,6 +1,7 @@
 import pytest
 from hlgfa_nb.data import data_home, make_synthetic_mvtec, magnetic_tile
-from hlgfa_nb.train import fit, preset
+from hlgfa_nb.train import fit
+from hlgfa_nb.runs import preset
 
 
 @pytest.fixture(scope='session')

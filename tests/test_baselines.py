@@ -1,6 +1,4 @@
-"PatchCore baseline (12_baselines): coreset properties, exact block-wise NN search, perfect on an obvious case, harness fit."
-import math
-
+"PatchCore baseline (12_baselines): coreset properties, exact block-wise NN search, fit inputs, the evaluation harness (the toy case is the chapter's)."
 import pytest
 import torch
 
@@ -8,17 +6,7 @@ from hlgfa_nb.baselines import (PatchCore, PatchCoreConfig, as_patches, coverage
                                 nearest_distance, patch_features, random_projection)
 from hlgfa_nb.data import MVTecDataset
 from hlgfa_nb.evaluate import evaluate_detector
-from hlgfa_nb.metrics import compute_metrics
-from hlgfa_nb.scoring import Prediction, ScoreConfig
-
-
-def _stripes(n: int, size: int, seed: int) -> torch.Tensor:
-    "A toy normal class: n noisy stripe textures of random phase, N×3×size×size in [0, 1]."
-    g = torch.Generator().manual_seed(seed)
-    x = torch.arange(size).float()
-    phase = torch.rand(n, 1, 1, generator=g) * 2 * math.pi
-    img = 0.5 + 0.25 * torch.sin(x[None, None, :] / 3 + phase) + 0.03 * torch.randn(n, size, size, generator=g)
-    return img[:, None].expand(n, 3, size, size).clamp(0, 1).contiguous()
+from hlgfa_nb.geometry import Geometry
 
 
 def test_coreset_is_a_subset_of_the_requested_size():
@@ -72,39 +60,6 @@ def test_patch_features_shape_and_order():
     assert torch.equal(as_patches(p)[64 + 8 * 2 + 5], p[1, :, 2, 5])
 
 
-@pytest.fixture(scope='module')
-def toy():
-    train = _stripes(12, 64, seed=0)
-    good, bad = _stripes(6, 64, seed=1), _stripes(6, 64, seed=2)
-    masks = torch.zeros(12, 64, 64, dtype=torch.bool)
-    for i in range(6):
-        r, c = 8 + 7 * i, 40 - 4 * i
-        bad[i, :, r:r + 10, c:c + 10] = 1.0; masks[6 + i, r:r + 10, c:c + 10] = True
-    return train, torch.cat([good, bad]), torch.tensor([0] * 6 + [1] * 6), masks
-
-
-def test_perfect_on_an_obvious_case(toy):
-    train, x, labels, masks = toy
-    pc = PatchCore(PatchCoreConfig(backbone='resnet18', weights=None, coreset_ratio=0.25), ScoreConfig(sigma=2)).fit(train)
-    pred = pc.predict(x)
-    assert isinstance(pred, Prediction)
-    assert pred.maps.shape == (12, 64, 64) and pred.maps.dtype == torch.float32 and pred.scores.shape == (12,)
-    m = compute_metrics(pred.scores, labels, pred.maps, masks)
-    assert m['AUC-I'] == 1.0 and m['AUC-P'] > 0.95
-    assert len(pc.bank) == round(0.25 * pc.n_train_patches)
-
-
-def test_bank_scoring_equals_brute_force(toy):
-    "The unsmoothed map is, at every patch, the distance to the nearest bank patch computed by brute force."
-    train, x, _, _ = toy
-    pc = PatchCore(PatchCoreConfig(backbone='resnet18', weights=None, coreset_ratio=0.1), ScoreConfig(sigma=0)).fit(train)
-    f = pc.features(x[:3])
-    brute = (as_patches(f)[:, None] - pc.bank[None]).norm(dim=2).amin(1).view(3, *f.shape[-2:])
-    raw = pc.predict(x[:3]).stage_maps[0]
-    expected = torch.nn.functional.interpolate(brute[:, None], size=(64, 64), mode='bilinear', align_corners=False)[:, 0]
-    assert torch.allclose(raw, expected, rtol=1e-3, atol=2e-2)
-
-
 def test_fit_inputs_and_errors(synth):
     ds = MVTecDataset(synth, 'train', 'weave', size=64)
     cfg = PatchCoreConfig(backbone='resnet18', weights=None, coreset_ratio=0.5, max_train_patches=100)
@@ -118,7 +73,7 @@ def test_fit_inputs_and_errors(synth):
 
 def test_runs_in_the_evaluation_harness(synth):
     ds = MVTecDataset(synth, 'train', 'washer', size=64)
-    pc = PatchCore(PatchCoreConfig(backbone='resnet18', weights=None, coreset_ratio=0.2)).fit(
+    pc = PatchCore(PatchCoreConfig(backbone='resnet18', weights=None, coreset_ratio=0.2), geometry=Geometry('squash', 64)).fit(
         torch.utils.data.DataLoader(ds, batch_size=6))
-    res = evaluate_detector(pc, synth, 'washer', size=64, examples=1, progress=False)
+    res = evaluate_detector(pc, synth, 'washer', examples=1, progress=False)
     assert set(res.categories) == {'washer'} and 0 <= res.mean['AUC-P'] <= 1

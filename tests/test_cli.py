@@ -17,14 +17,6 @@ def demo_dir(tmp_path_factory):
     return out
 
 
-def test_demo_outputs(demo_dir):
-    names = {p.name for p in demo_dir.iterdir()}
-    assert {'metrics.md', 'metrics.csv', 'metrics_untrained.md', 'scores.csv', 'examples_weave.png',
-            'examples_washer.png', 'run', 'data'} <= names
-    md = (demo_dir/'metrics.md').read_text()
-    assert 'tf_efficientnet_lite2, weights imagenet' in md and '**Average**' in md
-
-
 def test_demo_rerun_reuses_run(demo_dir, capsys):
     code, out, _ = run(['demo', '--out', str(demo_dir), '--size', '64', '--epochs', '1', '--n-train', '6'], capsys)
     assert code == 0 and str(demo_dir/'metrics.md') in out and 'untrained → trained' in out
@@ -59,14 +51,13 @@ def test_bad_option_and_help(capsys):
 
 def test_options_are_config_fields_and_shared():
     "Every shared option sets a Config field, and demo, train and reproduce all take them."
-    from hlgfa_nb.train import Config
+    from hlgfa_nb.runs import Config
     from operator import attrgetter
     for field in CONFIG_OPTIONS: attrgetter(field)(Config())        # a field of Config, or of one of its sections
     from hlgfa_nb.cli import _parser
     subs = _parser()._subparsers._group_actions[0].choices
     for cmd in ('demo', 'train', 'reproduce'):
         assert {a.dest for a in subs[cmd]._actions} >= set(CONFIG_OPTIONS), cmd
-
 
 
 def test_moved_weights_and_data_and_failed_category(demo_dir, tmp_path, capsys):

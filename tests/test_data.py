@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from hlgfa_nb.data import (DEFECT_TYPES, MVTecDataset, list_categories, make_synthetic_mvtec,
-                           read_image, scan_category, synthetic_image)
+from hlgfa_nb.data import (DEFECT_TYPES, MVTecDataset, list_categories, make_synthetic_mvtec, read_image,
+                           scan_category, synthetic_image, DataUnavailable, download, mvtec_ad)
 
 
 def copy_category(synth, tmp_path, name='weave'):
@@ -179,7 +179,6 @@ def test_magnetic_tile_dev_from_the_data_home(dev_tiles):
 import hashlib, http.server, io, tarfile, threading
 
 from hlgfa_nb import data as D
-from hlgfa_nb.data import DataUnavailable, download, mvtec_ad
 
 
 class RangeHandler(http.server.BaseHTTPRequestHandler):

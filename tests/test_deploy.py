@@ -7,11 +7,11 @@ import torch
 from PIL import Image
 
 from hlgfa_nb.cli import main
-from hlgfa_nb.data import MVTecDataset
-from hlgfa_nb.deploy import (OnnxDetector, OpenVinoDetector, Predictor, Thresholds, calibrate_checkpoint, export_onnx, find_images,
-                             normalise, predict_files)
+from hlgfa_nb.data import MVTecDataset, find_images
+from hlgfa_nb.deploy import Predictor, export_onnx, predict_files
+from hlgfa_nb.runs import Thresholds, normalise, load_checkpoint
+from hlgfa_nb.train import calibrate_run, holdout_split
 from hlgfa_nb.evaluate import evaluate
-from hlgfa_nb.train import fit, holdout_split, load_checkpoint, preset
 
 
 def test_holdout_split_is_seeded_per_category_and_keeps_some(synth):
@@ -75,15 +75,15 @@ def test_predict_files_folders_globs_unreadable(run, synth, tmp_path):
 
 def test_calibrate_from_a_folder_and_from_a_labelled_set(run, synth, tmp_path):
     normal = [str(s.path) for s in MVTecDataset(synth, 'train').samples]
-    th = calibrate_checkpoint(run, normal, target_fpr=0.5, progress=False)
+    th = calibrate_run(run, normal, target_fpr=0.5, progress=False)
     assert th.n_images == 12 and th.target_fpr == 0.5
-    assert th.image <= calibrate_checkpoint(run, normal, target_fpr=0.01, progress=False).image
+    assert th.image <= calibrate_run(run, normal, target_fpr=0.01, progress=False).image
     (tmp_path/'bad.png').write_bytes(b'not an image')
     with pytest.raises(ValueError, match='calibration image unreadable: cannot read image'):
-        calibrate_checkpoint(run, normal + [str(tmp_path/'bad.png')], progress=False)   # never calibrated on a blank
-    f1 = calibrate_checkpoint(run, labelled=synth, progress=False)
+        calibrate_run(run, normal + [str(tmp_path/'bad.png')], progress=False)   # never calibrated on a blank
+    f1 = calibrate_run(run, labelled=synth, progress=False)
     assert f1.method == 'f1' and load_checkpoint(run)['calibration']['method'] == 'f1'
-    calibrate_checkpoint(run, progress=False)                                           # back to the held-out images
+    calibrate_run(run, progress=False)                                           # back to the held-out images
 
 
 def test_eval_reports_decisions_at_the_stored_thresholds(run, synth):
@@ -100,21 +100,6 @@ def onnx_images(synth, dev_tiles):
     return torch.stack([ds[i]['image'] for i in range(0, len(ds), max(1, len(ds) // 2))][:2])
 
 
-def test_onnx_and_openvino_match_pytorch(run, synth, dev_tiles, tmp_path):
-    path = export_onnx(run, tmp_path/'d.onnx', batch_size=2, openvino=True)
-    meta = json.loads((tmp_path/'d.onnx.json').read_text())
-    assert meta['input']['shape'] == [2, 3, 64, 64] and meta['thresholds'] == load_checkpoint(run)['calibration']
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['d.bin', 'd.onnx', 'd.onnx.json', 'd.xml', 'd.xml.json']
-    x = onnx_images(synth, dev_tiles)
-    ref = Predictor(run).detector.predict(x)
-    span = float(ref.maps.max() - ref.maps.min())
-    for det in (OnnxDetector(path), OpenVinoDetector(tmp_path/'d.xml')):
-        maps, scores = det.predict(x)
-        assert np.abs(maps - ref.maps.cpu().numpy()).max() < 1e-4 * span and np.abs(scores - ref.scores.cpu().numpy()).max() < 1e-4 * span
-        assert det.thresholds == Predictor(run).thresholds
-    with pytest.raises(FileExistsError, match='exist: choose another file'): export_onnx(run, path)
-
-
 def test_cli_predict_calibrate_export(run, synth, tmp_path, capsys):
     assert main(['predict', '--checkpoint', str(run.parent), str(synth/'weave'/'test'), '--out', str(tmp_path/'p'),
                  '--no-maps']) == 0
@@ -124,7 +109,7 @@ def test_cli_predict_calibrate_export(run, synth, tmp_path, capsys):
     assert 'target FPR 10.00%' in capsys.readouterr().out
     assert main(['export', '--checkpoint', str(run), '--out', str(tmp_path/'m.onnx')]) == 0
     assert (tmp_path/'m.onnx').is_file() and (tmp_path/'m.onnx.json').is_file()
-    calibrate_checkpoint(run, progress=False)
+    calibrate_run(run, progress=False)
 
 
 def test_a_failed_openvino_conversion_leaves_the_onnx_export_whole(run, tmp_path, monkeypatch):

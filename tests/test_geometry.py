@@ -10,9 +10,10 @@ from hlgfa_nb.cli import size_arg
 from hlgfa_nb.data import MVTecDataset
 from hlgfa_nb.deploy import OnnxDetector, Predictor, export_onnx
 from hlgfa_nb.evaluate import evaluate
-from hlgfa_nb.geometry import Geometry, Pieces, blended_maps, score_images, tile_starts
-from hlgfa_nb.scoring import ScoreConfig
-from hlgfa_nb.train import Config, config_from_dict, config_to_dict, fit, geometry_of, load_checkpoint, preset
+from hlgfa_nb.geometry import Geometry, Pieces, blended_maps, tile_starts
+from hlgfa_nb.scoring import Detector, Prediction, score_images, ScoreConfig
+from hlgfa_nb.runs import Config, config_from_dict, config_to_dict, geometry_of, load_checkpoint, preset
+from hlgfa_nb.train import fit
 
 H, W = 40, 100          # the long parts' size (width / height 2.5)
 
@@ -80,11 +81,11 @@ def test_pieces_cover_each_image_with_inputs_of_one_shape(parts):
 def test_the_padding_never_scores():
     "An image darker than the padding: its map (its own red channel here) and score come from the image alone."
     class Red:
-        score = ScoreConfig(sigma=0)
-        def predict(self, x): return type('P', (), {'maps': x[:, 0]})()
-    g = Geometry('keep_aspect', 64, fill=(1., 1., 1.))
-    x = torch.full((3, *g.working_size(H, W)), 0.1)
-    [(_, m, s)] = list(score_images(Red(), [x], g))
+        score, geometry = ScoreConfig(sigma=0), Geometry('keep_aspect', 64, fill=(1., 1., 1.))
+        def predict(self, x): return Prediction(x[:, 0], x[:, 0].amax((1, 2)))
+    assert isinstance(Red(), Detector)
+    x = torch.full((3, *Red.geometry.working_size(H, W)), 0.1)
+    [(_, m, s)] = list(score_images(Red(), [x]))
     assert m.shape == (26, 64) and s == pytest.approx(0.1)
 
 

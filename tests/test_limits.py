@@ -5,9 +5,11 @@ import pytest
 import torch
 
 from hlgfa_nb.data import MVTecDataset
-from hlgfa_nb.evaluate import evaluate, load_detector
-from hlgfa_nb.limits import FeatureGaussian, fit_typicality, peak_positions, removed_share, smooth_defects
-from hlgfa_nb.train import fit, load_checkpoint, preset
+from hlgfa_nb.evaluate import evaluate
+from hlgfa_nb.runs import Run, load_checkpoint, preset
+from hlgfa_nb.scoring import FeatureGaussian
+from hlgfa_nb.train import fit_typicality, fit
+from hlgfa_nb.limits import peak_positions, removed_share, smooth_defects
 
 
 @pytest.fixture(scope='module')
@@ -28,13 +30,12 @@ def test_fit_stores_statistics_and_the_score_uses_them(run, synth):
     g = FeatureGaussian.from_state(s['typicality'])
     assert len(g.channels) == 3 and all(float(getattr(g, f'scale{i}')) > 0 for i in range(3))
     assert g.k == 3 and FeatureGaussian.from_state({k: v for k, v in s['typicality'].items() if k != 'k'}).k == 1  # 0.3.0's
-    det = load_detector(run, 'cpu')
+    det = Run.open(run, 'cpu').detector
     x = torch.stack([d['image'] for d in MVTecDataset(synth, 'test', 'weave', size=64)][:4])
     with_t = det.predict(x).maps
-    det.cfg = replace(det.cfg, typicality=0.)
-    without = det.predict(x).maps
+    without = det.with_score(replace(det.score, typicality=0.)).predict(x).maps
     assert with_t.shape == without.shape and (with_t > without).all()        # a positive term is added everywhere
-    det.cfg, det.typicality = replace(det.cfg, typicality=1.), None
+    det.typicality = None
     with pytest.raises(ValueError, match='no feature statistics'): det.predict(x)
 
 
@@ -42,7 +43,7 @@ def test_fit_typicality_on_a_plain_run(synth, tmp_path):
     plain = fit(preset('cpu', synth, categories='weave', image_size=64, epochs=1, batch_size=2), tmp_path/'p', progress=False)
     assert 'typicality' not in load_checkpoint(plain)
     fit_typicality(plain, progress=False)
-    assert load_detector(plain, 'cpu').typicality is not None
+    assert Run.open(plain, 'cpu').detector.typicality is not None
 
 
 def test_per_type_metrics_and_peaks(run, synth):

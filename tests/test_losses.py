@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from hlgfa_nb.losses import (LOSS_PRESETS, CategoryHead, LossConfig, category_loss, cosine_loss, cosine_map,
-                             focal_l1_loss, focal_weights, gram, gram_loss, hlgfa_loss, js_loss)
+from hlgfa_nb.losses import (LOSS_PRESETS, CategoryHead, LossConfig, category_loss, cosine_loss, focal_l1_loss,
+                             focal_weights, gram, gram_loss, hlgfa_loss, js_loss)
+from hlgfa_nb.backbone import cosine_map
 
 TERMS = {'cos': cosine_loss, 'l1': focal_l1_loss, 'js': js_loss, 'gram': gram_loss}
 

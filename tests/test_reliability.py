@@ -1,6 +1,6 @@
 """A hostile or careless user, case by case: each bad input ends in a one-line error naming the file or flag, a warning,
 or the right numbers; never a traceback, a hang, a NaN model or a lost file."""
-import os, shutil, socket, subprocess, sys
+import os, shutil
 
 import numpy as np
 import pytest
@@ -9,11 +9,12 @@ from PIL import Image
 
 from hlgfa_nb import cli
 from hlgfa_nb.cli import main
-from hlgfa_nb.data import MVTecDataset, mask_pixels, read_image
-from hlgfa_nb.deploy import Predictor, calibrate, calibrate_checkpoint, find_images, predict_files
-from hlgfa_nb.evaluate import evaluate, load_detector
+from hlgfa_nb.data import MVTecDataset, mask_pixels, read_image, find_images
+from hlgfa_nb.deploy import Predictor, predict_files
+from hlgfa_nb.train import calibrate, calibrate_run, fit
+from hlgfa_nb.evaluate import evaluate
+from hlgfa_nb.runs import Run, load_checkpoint, preset, save_checkpoint
 from hlgfa_nb.geometry import Geometry
-from hlgfa_nb.train import fit, load_checkpoint, preset, save_checkpoint
 
 
 def cli_error(argv, capsys) -> str:
@@ -65,7 +66,7 @@ def test_a_diverged_run_is_not_calibrated_and_never_predicts(synth, run, tmp_pat
     bad = copy_run(run, tmp_path)
     save_checkpoint({**state, 'calibration': {**state['calibration'], 'image': float('nan')}}, bad)
     with pytest.raises(ValueError, match='non-finite thresholds'): Predictor(bad)
-    det = load_detector(run)
+    det = Run.open(run).detector
     for p in det.module.parameters(): p.data.fill_(float('nan'))
     normal = MVTecDataset(synth, 'train', 'weave', 64)
     with pytest.raises(FloatingPointError, match='NaN or infinite values on the calibration images'):
@@ -74,7 +75,7 @@ def test_a_diverged_run_is_not_calibrated_and_never_predicts(synth, run, tmp_pat
 
 def test_target_fpr_zero_is_refused_not_replaced(run):
     with pytest.raises(ValueError, match=r'target_fpr=0: a false-positive rate in \(0, 1\)'):
-        calibrate_checkpoint(run, target_fpr=0, progress=False)
+        calibrate_run(run, target_fpr=0, progress=False)
 
 
 # --- files are read by the rules, or refused by name ---
@@ -212,7 +213,7 @@ def test_a_second_run_into_the_same_folder_is_refused(synth, tmp_path):
     ckpt = fit(cfg, out, progress=False)                                            # released (or left by a killed run)
     with open(out/'.hlgfa.lock', 'a+') as other:                                  # calibrating writes the run too
         fcntl.flock(other.fileno(), fcntl.LOCK_EX)
-        with pytest.raises(FileExistsError, match='being written by another run'): calibrate_checkpoint(ckpt, progress=False)
+        with pytest.raises(FileExistsError, match='being written by another run'): calibrate_run(ckpt, progress=False)
 
 
 def test_one_damaged_category_checkpoint_stops_only_itself(run, synth, tmp_path, capsys):
@@ -247,7 +248,7 @@ def test_too_few_normal_images_for_the_target_are_named(run, synth, tmp_path):
     normal = [str(s.path) for s in MVTecDataset(synth, 'train', 'weave').samples]
     with pytest.warns(UserWarning, match=r"6 normal images cannot set an image threshold for a false-positive rate of "
                                          r"0.50%: .* 14.3% .* at least 199"):
-        calibrate_checkpoint(copy_run(run, tmp_path), normal, progress=False)
+        calibrate_run(copy_run(run, tmp_path), normal, progress=False)
 
 
 def test_evaluation_reports_the_promised_rate_beside_its_target(run, synth):

@@ -9,7 +9,7 @@ from hlgfa_nb.losses import LOSS_PRESETS
 from hlgfa_nb.reproduce import (PAPER_SOURCE, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, TABLE1_METHODS, TABLE2_COLUMNS,
                                 loss_ablation, paper_mean_gaps, patchcore_config, peak_memory_mb, reproduce,
                                 inference_throughput)
-from hlgfa_nb.train import preset
+from hlgfa_nb.runs import preset
 
 MVTEC = {'bottle', 'cable', 'capsule', 'carpet', 'grid', 'hazelnut', 'leather', 'metal_nut', 'pill', 'screw', 'tile',
          'toothbrush', 'transistor', 'wood', 'zipper'}
@@ -97,9 +97,9 @@ def test_paper_column_for_mvtec_names(rep):
 
 def test_loss_ablation_columns(synth, tmp_path):
     abl = loss_ablation(synth, 'weave', preset('cpu', image_size=64, epochs=1, batch_size=4), presets=('cos', 'full'),
-                        seeds=(0, 1), out_dir=tmp_path, batch_size=4)
+                        seeds=(0, 1), out_dir=tmp_path)
     md = abl.to_markdown()
-    assert len(abl.results['full']) == 2 and ' ±' in abl.cell('full', 'AUC-I')
+    assert len(abl.results['full']) == 2 and ' ±' in abl.study.cell('full', 'AUC-I')
     assert '| Cos | JS | Gram | L1 | source | AUROC-I | AP-I | AUROC-P | AP-P | PRO-P |' in md
     assert '| ✓ | ✓ | ✓ | ✓ | here |' in md and '|  |  |  |  | paper | 97.5 | 99.2 | 97.9 | 65.0 | 91.7 |' in md
     assert (tmp_path/'ablation.md').is_file() and (tmp_path/'full'/'seed1'/'checkpoint.pt').is_file()

@@ -159,8 +159,8 @@ def test_calibrate_tau_places_tau_at_the_quantile():
     det = AnomalyDetector(bb, HLGFA(bb.channels, ModelConfig(identity_init=False)), ScoreConfig(sigma=2.0))
     train = [torch.rand(2, 3, 64, 64) for _ in range(2)]
     cal = calibrate_tau(det, train, q=0.1)
-    sims = torch.cat([AnomalyDetector(bb, det.module, cal).predict(x).sim.flatten() for x in train])
+    sims = torch.cat([det.with_score(cal).predict(x).sim.flatten() for x in train])
     assert abs(float((sims < cal.tau).float().mean()) - 0.1) < 0.01
-    assert cal.reliability and cal.sigma == 2.0 and cal.delta == det.cfg.delta and not det.cfg.reliability
+    assert cal.reliability and cal.sigma == 2.0 and cal.delta == det.score.delta and not det.score.reliability
     with pytest.raises(ValueError, match='no images'): calibrate_tau(det, [])
     with pytest.raises(ValueError, match='quantile'): calibrate_tau(det, train, q=0)

@@ -1,0 +1,107 @@
+"The run layer (08a_runs) and the layers of the library: one read per run, one detector interface, imports that point one way."
+import ast
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+import hlgfa_nb
+from hlgfa_nb.baselines import PatchCore, PatchCoreConfig
+from hlgfa_nb.deploy import OnnxDetector, Predictor, export_onnx
+from hlgfa_nb.evaluate import evaluate_detector
+from hlgfa_nb.geometry import Geometry
+from hlgfa_nb.runs import Run, detector_of, preset
+from hlgfa_nb.scoring import Detector, calibrate_tau
+from hlgfa_nb.train import fit, fit_typicality
+
+# the library's modules in the order the data flows (and the book reads): each may import only those before it
+LAYERS = ['geometry', 'data', 'backbone', 'model', 'losses', 'augment', 'metrics', 'viz', 'scoring', 'baselines', 'runs',
+          'train', 'evaluate', 'limits', 'widgets', 'deploy', 'results', 'reproduce', 'cli']
+
+
+def imported(module: str) -> set[str]:
+    "The hlgfa_nb modules `module` imports anywhere in its file (also inside functions)."
+    tree, out = ast.parse((Path(hlgfa_nb.__file__).parent/f'{module}.py').read_text()), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            name = node.module.removeprefix('hlgfa_nb.') if node.level == 0 else node.module
+            if node.level or node.module.startswith('hlgfa_nb.'): out.add(name.split('.')[0])
+            elif node.module == 'hlgfa_nb': out |= {a.name for a in node.names if a.name in LAYERS}
+    return out - {module}
+
+
+def test_every_module_has_a_layer():
+    found = {p.stem for p in Path(hlgfa_nb.__file__).parent.glob('*.py')} - {'__init__', '_modidx'}
+    assert found == set(LAYERS)
+
+
+@pytest.mark.parametrize('module', LAYERS)
+def test_imports_point_down(module):
+    above = set(LAYERS[LAYERS.index(module) + 1:])
+    assert not imported(module) & above, f"{module} imports {sorted(imported(module) & above)}, which come after it"
+
+
+def test_opening_a_run_reads_its_checkpoint_once(run, monkeypatch):
+    reads, real = [], torch.load
+    monkeypatch.setattr(torch, 'load', lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    r = Run.open(run, 'cpu')
+    r.detector.predict(torch.rand(1, 3, 64, 64)); r.thresholds; r.geometry; r.provenance
+    assert [str(p) for p in reads if str(p).endswith('checkpoint.pt')] == [str(run)]
+    assert r.thresholds is not None and r.geometry == r.detector.geometry
+
+
+def test_after_training_the_checkpoint_is_read_once(synth, tmp_path, monkeypatch):
+    import hlgfa_nb.train as T
+    reads, real = [], T.Run.open
+    monkeypatch.setattr(T.Run, 'open', classmethod(lambda cls, *a, **k: reads.append(a[0]) or real(*a, **k)))
+    fit(preset('cpu', synth, image_size=64, epochs=1, batch_size=4, categories=['weave'],
+               **{'score.typicality': 1.0}), tmp_path/'r', progress=False)
+    assert len(reads) == 1                      # typicality statistics and thresholds fitted on one opened run
+    assert {'typicality', 'calibration'} <= set(Run.open(tmp_path/'r'/'checkpoint.pt').state)
+
+
+def test_every_detector_is_evaluated_by_the_same_code(run, synth, tmp_path):
+    r = Run.open(run, 'cpu')
+    pc = PatchCore(PatchCoreConfig(backbone='resnet18', weights=None, coreset_ratio=0.5), geometry=r.geometry).fit(
+        torch.rand(2, 3, 64, 64))
+    onnx = OnnxDetector(export_onnx(r, tmp_path/'d.onnx', batch_size=4))
+    dets = dict(hlgfa=r.detector, predictor=Predictor(r), onnx=onnx, patchcore=pc)
+    assert all(isinstance(d, Detector) for d in dets.values())
+    res = {k: evaluate_detector(d, synth, 'weave', examples=0, progress=False).mean for k, d in dets.items()}
+    assert res['predictor'] == res['hlgfa']
+    assert all(abs(res['onnx'][k] - res['hlgfa'][k]) < 1e-3 for k in ('AUC-I', 'AUC-P'))
+
+
+def test_a_detector_reads_images_in_its_own_geometry(run, synth):
+    det = Run.open(run, 'cpu').detector
+    wrong = det.with_score(det.score); wrong.geometry = Geometry('squash', 96)
+    from hlgfa_nb.evaluate import evaluate_category
+    from hlgfa_nb.data import MVTecDataset
+    with pytest.raises(ValueError, match="in its geometry"):
+        evaluate_category(wrong, MVTecDataset(synth, 'test', 'weave', size=64), progress=False)
+
+
+def test_scoring_variants_keep_every_part(synth, tmp_path):
+    ckpt = fit(preset('cpu', synth, image_size=64, epochs=1, batch_size=4, categories=['weave']), tmp_path/'r',
+               progress=False)
+    fit_typicality(ckpt, progress=False)
+    det = Run.open(ckpt, 'cpu').detector
+    variant = det.with_score(replace(det.score, typicality=1.0, sigma=8.))
+    assert variant.typicality is det.typicality and variant.geometry == det.geometry and variant.module is det.module
+    x = torch.rand(2, 3, 64, 64)
+    assert (variant.predict(x).maps != det.predict(x).maps).any()
+    tau = calibrate_tau(variant, x)                                # its probe keeps the typicality statistics
+    assert tau.typicality == 1.0 and tau.reliability
+
+
+def test_patchcore_refuses_hlgfas_terms():
+    for score in (replace(preset('cpu').score, typicality=1.0), replace(preset('cpu').score, reliability=True)):
+        with pytest.raises(ValueError, match="typicality=0 and reliability=False"):
+            PatchCore(PatchCoreConfig(backbone='resnet18', weights=None), score)
+
+
+def test_an_untrained_detector_has_its_configs_parts():
+    cfg = preset('demo', backbone='resnet18', weights=None, image_size=(64, 96), geometry='keep_aspect')
+    det = detector_of(cfg, device='cpu')
+    assert det.geometry.kind == 'keep_aspect' and det.geometry.size == (64, 96) and det.score == cfg.score
