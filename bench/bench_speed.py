@@ -8,7 +8,7 @@ batch then goes through: the HR backbone pass alone (the floor: any method that 
 it), the full HLGFA path (`predict`: both views, module, maps, score), the same detector exported to ONNX and run by
 onnxruntime, and PatchCore with a --coreset memory bank. Reported: ms/image, images/s and the ratios, measured
 side by side (best of --repeats interleaved rounds), peak memory, and the wall time of each method's training.
-Recorded in results/speed.json, which chapter 08 loads and checks."""
+Recorded in results/speed.json, which chapter 08b loads and checks."""
 import argparse, tempfile, time
 from pathlib import Path
 

@@ -7,7 +7,7 @@ cached batch then goes through `Trainer.train_step` under four settings, interle
 --steps steps each: float32 in the default (NCHW) memory order; channels-last (module and features); bf16 autocast;
 both. Reported: ms per step, images/s, the ratio to float32 NCHW (measured side by side in this run), and how far each
 setting's loss after the same steps is from float32's (bf16 rounds every product to 8 bits of mantissa). Recorded in
-results/train_step.json, which chapter 08 loads and checks."""
+results/train_step.json, which chapter 08b loads and checks."""
 import argparse, copy, tempfile, time
 from pathlib import Path
 

@@ -5,7 +5,7 @@
 
 Prints one table per dataset: mean and spread (max - min over seeds) of AUC-I, AUC-P, AP-P and PRO (x100), and the
 training time. Scoring variants re-score the baseline model (no retraining). Recorded in results/defaults.json, which
-chapter 08 loads and checks."""
+chapter 08a loads and checks."""
 import argparse, tempfile, time
 from dataclasses import replace
 from pathlib import Path

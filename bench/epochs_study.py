@@ -6,7 +6,7 @@ own `fit` and `evaluate_detector`, on the magnetic-tile dev set and the syntheti
 Each length is its own run (the cosine schedule spans the whole run). Prints, per dataset and length, the mean and the
 spread (max - min over seeds) of AUC-I, AUC-P, AP-P and PRO (x100), and the training time (the epochs' seconds from
 the run's history, feature caching and calibration excluded) and the wall time of `fit`. Recorded in
-results/epochs.json, which chapter 08 loads and checks."""
+results/epochs.json, which chapter 08b loads and checks."""
 import argparse, tempfile, time
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""The GPU checks in one run, on a machine with a CUDA device: chapters 08 and 13 executed with their `#| gpu` cells (the
+"""The GPU checks in one run, on a machine with a CUDA device: chapters 08b and 13 executed with their `#| gpu` cells (the
 paper's training run; the Table 3 harness and the loss ablation), the training benchmark at the paper's 640 px, and the
 test suite on a machine where `device='auto'` means the GPU.
 
@@ -6,7 +6,7 @@ test suite on a machine where `device='auto'` means the GPU.
 
 Each check runs in its own process under a time limit (a hung or failed check does not stop the others); its log, and
 each executed notebook (every cell but the `#| slow` ones, outputs kept), go to OUT, and the `#| gpu` cells' outputs are
-printed. Without MVTec AD (`HLGFA_MVTEC`) the GPU cells fall back as chapter 08's `paper_setting` says. The time limits
+printed. Without MVTec AD (`HLGFA_MVTEC`) the GPU cells fall back as chapter 08a's `paper_setting` says. The time limits
 fit a timing run of a few epochs; `--scale` multiplies them (a full 100-epoch run needs hours)."""
 import argparse, subprocess, sys, time
 from pathlib import Path

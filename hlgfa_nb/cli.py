@@ -87,22 +87,13 @@ def demo_data(folder, size, n_train: int = 32, seed: int = 0) -> Path:
     return make_synthetic_mvtec(Path(folder)/f'synthetic_{side}', n_train=n_train, n_test_good=8, n_test_defect=4,
                                 size=side, seed=seed)
 
-def _untrained(cfg, progress: bool):
-    "The reference detector: the run's backbone and scoring with a freshly initialised module (and, if the score uses it, its own feature statistics)."
-    from hlgfa_nb.geometry import Pieces
-    from hlgfa_nb.runs import detector_of
-    from hlgfa_nb.train import fit_feature_gaussian, training_split
-    det = detector_of(cfg, device=cfg.device)
-    if cfg.score.typicality: det.typicality = fit_feature_gaussian(det, Pieces(training_split(cfg)[0]), progress=progress)
-    return det
-
 DEMO_FILES = ('metrics_untrained.md',)      # beside the evaluation's files (evaluate.REPORT_FILES)
 
 def demo(out='hlgfa_out', n_train: int = 32, force: bool = False, progress: bool = True, **overrides) -> Path:
     "Synthetic data → short CPU training → evaluation (trained and untrained) → Table 3 and figures in `out`."
     import matplotlib; matplotlib.use('Agg')
     from hlgfa_nb.runs import preset
-    from hlgfa_nb.train import fit
+    from hlgfa_nb.train import fit, reference_detector
     from hlgfa_nb.evaluate import evaluate, evaluate_detector, report_folder
     t0, out = time.perf_counter(), Path(out)
     again = (out/'run'/'checkpoint.pt').is_file()             # an earlier demo here: its results are replaced
@@ -115,7 +106,7 @@ def demo(out='hlgfa_out', n_train: int = 32, force: bool = False, progress: bool
           f"epochs, {cfg.device}")
     ckpt = fit(cfg, out/'run', resume=True, progress=progress)
     print("[3/4] evaluating the untrained module (the reference)")
-    before = evaluate_detector(_untrained(cfg, progress), cfg.root, examples=0,
+    before = evaluate_detector(reference_detector(cfg, progress), cfg.root, examples=0,
                                progress=progress, title='untrained module (reference)')
     (out/'metrics_untrained.md').write_text(before.to_markdown())
     print("[4/4] evaluating the trained module")

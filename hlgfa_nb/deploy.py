@@ -167,7 +167,7 @@ def _needs(*modules: str):
         raise RuntimeError(f"export needs {', '.join(missing)}: pip install 'hlgfa_nb[export]'.")
 
 def export_onnx(run, path, batch_size: int = 1, overwrite: bool = False, openvino: bool = False) -> Path:
-    """The detector of a run (or checkpoint) as one ONNX graph (inputs N×3×H×W in [0, 1] → maps, scores) and `<path>.json`; with
+    """The detector of a run (a checkpoint, `Run` or `Predictor`) as one ONNX graph (inputs N×3×H×W in [0, 1] → maps, scores) and `<path>.json`; with
     `openvino`, also as OpenVINO IR beside it (`.xml`, `.bin` and `.xml.json`, in float32)."""
     _needs('onnx', 'onnxscript', *(['openvino'] if openvino else []))
     path = Path(path)
@@ -179,9 +179,10 @@ def export_onnx(run, path, batch_size: int = 1, overwrite: bool = False, openvin
                               "overwrite=True (hlgfa export --force).")
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"batch_size={batch_size!r}: the images per call fixed in the graph, an integer ≥ 1.")
-    run = run if isinstance(run, Run) and run.detector.device.type == 'cpu' else Run.open(getattr(run, 'path', run), 'cpu')
-    cfg, det = run.cfg, run.detector.with_score(run.detector.score).eval()
-    det.channels_last = False                        # traced in the plain memory order (the run's own detector unchanged)
+    run = Run.open(getattr(run, 'run', run))                    # a checkpoint, a Run or a Predictor
+    run = Run(run.path, run.state, 'cpu', run.cfg.weights)       # its own detector, on the CPU: the caller's is untouched
+    cfg, det = run.cfg, run.detector
+    det.channels_last = False                        # traced in the plain memory order
     blur_matrix.cache_clear()                        # cached matrices are traced afresh, and not kept from tracing
     geometry = run.geometry
     x = torch.rand(batch_size, 3, *geometry.size)

@@ -23,8 +23,8 @@ from .train import tensorboard_log
 
 # %% auto #0
 __all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'REPORT_FILES', 'CategoryResult', 'pick_examples', 'rates',
-           'evaluate_category', 'category_group', 'EvalResult', 'plot_examples', 'describe', 'report_folder',
-           'log_category', 'evaluate', 'write_report', 'evaluate_detector']
+           'evaluate_category', 'category_group', 'EvalResult', 'plot_examples', 'plot_methods', 'describe',
+           'report_folder', 'log_category', 'evaluate', 'write_report', 'evaluate_detector']
 
 # %% ../nbs/09_evaluate.ipynb #b2872826
 @dataclass
@@ -68,7 +68,7 @@ def evaluate_category(detector: Detector, dataset: MVTecDataset, batch_size: int
     "Maps and scores of every image of `dataset` (one category, in its geometry) into the metrics, at the working or `original` size."
     if len({s.category for s in dataset.samples}) != 1:
         raise ValueError(f"evaluate_category takes one category, got {dataset.categories}; metrics are per category.")
-    if dataset.geometry != detector.geometry:
+    if not dataset.geometry.same_inputs(detector.geometry):
         raise ValueError(f"the images are read {dataset.geometry.describe()}, the detector reads them "
                          f"{detector.geometry.describe()}: read them in its geometry (MVTecDataset(..., size=detector.geometry)).")
     pixel, scores, kept, lo, hi = PixelMetrics(metrics_cfg), [], [], math.inf, -math.inf
@@ -222,9 +222,25 @@ def plot_examples(results, per_category: int | None = None, size: float = 2.0):
     for k, ((r, e), ax) in enumerate(zip(rows, axes)):
         heads, (lo, hi) = ('image', 'ground truth', 'anomaly map', 'overlay') if k == 0 else ('',) * 4, r.map_range
         show(ax[0], e['image'], heads[0]); show(ax[1], e['mask'], heads[1], cmap='gray', vmin=0, vmax=1)
-        show_map(ax[2], e['map'], heads[2], vmin=lo, vmax=hi)
+        show_map(ax[2], e['map'], heads[2], vmin=lo, vmax=hi, label='anomaly score (both panels)')
         overlay(ax[3], e['image'], e['map'], heads[3], vmin=lo, vmax=hi); outline(ax[3], e['mask'], 'white')
         ax[0].set_ylabel(f"{r.category}\n{e['defect']}  ({e['score']:.3g})", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+def plot_methods(dataset: MVTecDataset, detectors: dict, indices, size: float = 2.0):
+    """Fig. 6 across methods: each test image of `dataset` at `indices` with its defect, then each detector's map of it.
+    A method's maps share one colour scale over these images (methods score in different units, so each has its own)."""
+    import matplotlib.pyplot as plt
+    items = [dataset[i] for i in indices]
+    maps = {name: [m for _, m, _ in score_images(d, items)] for name, d in detectors.items()}
+    fig, axes = plt.subplots(len(items), 1 + len(maps), figsize=((1.25 + len(maps)) * size, len(items) * size), squeeze=False)
+    for r, (item, ax) in enumerate(zip(items, axes)):
+        show(ax[0], item['image'], 'image, defect shaded' if r == 0 else ''); outline(ax[0], item['mask'])
+        ax[0].set_ylabel(f"{item['category']}\n{item['defect']}", fontsize=8)
+        for a, (name, ms) in zip(ax[1:], maps.items()):
+            show_map(a, ms[r], name if r == 0 else '', vmin=min(float(m.min()) for m in ms),
+                     vmax=max(float(m.max()) for m in ms), label=f"{name} score")
     fig.tight_layout()
     return fig
 
@@ -247,7 +263,7 @@ def report_folder(out_dir, overwrite: bool = False, also=()) -> Path:
     return out
 
 def log_category(run_folder, result: CategoryResult):
-    "A category's seven metrics (×100) and its figure of examples into the run's TensorBoard log (chapter 08)."
+    "A category's seven metrics (×100) and its figure of examples into the run's TensorBoard log (chapter 08b)."
     with tensorboard_log(run_folder) as log:
         for k, v in result.metrics.items():
             if v == v: log.add_scalar(f'test/{result.category}/{k}', 100 * v)
@@ -270,7 +286,7 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
     if log: tensorboard_log()                                    # installed? (before any category is evaluated)
     per = dict(checkpoint) if isinstance(checkpoint, dict) else None
     runs = {None: Run.open(checkpoint, device, weights)} if not per else {} if root is not None else _first_run(per, device, weights)
-    for run in runs.values(): run.detector        # built first: a weights file that moved is the first thing to fix
+    if not per: runs[None].detector                # built first: a weights file that moved is the first thing to fix
     root = root if root is not None else next(iter(runs.values())).cfg.root
     if root is None: raise ValueError("no test images: pass root (a folder in MVTec AD layout, hlgfa eval --data) or "
                                       "Folders (hlgfa eval --normal/--abnormal).")
@@ -290,7 +306,7 @@ def evaluate(checkpoint, root=None, out_dir=None, categories=None, batch_size: i
             r = result.categories[c] = evaluate_category(run.detector, test, batch_size, pick_examples(test, examples),
                                                          metrics_cfg, progress, th and (th.image, th.pixel), original)
             if th: r.at_threshold['target_fpr'] = th.target_fpr
-            if log: log_category(Path(per[c] if per else checkpoint).parent, r)
+            if log: log_category(run.path.parent, r)
             if out_dir is not None: write_report(result, out_dir, figures=[c])
         except (OSError, ValueError, RuntimeError) as e:
             result.categories.pop(c, None); runs.pop(c, None)
@@ -316,7 +332,7 @@ def write_report(result: EvalResult, out_dir, figures=None) -> dict[str, Path]:
     return files
 
 # %% ../nbs/09_evaluate.ipynb #8262e17c
-def evaluate_detector(detector: Detector, root, categories=None, batch_size: int = 8, examples: int = 4,
+def evaluate_detector(detector: Detector, root, categories=None, *, batch_size: int = 8, examples: int = 4,
                       metrics_cfg: MetricsConfig | None = None, progress: bool = True, title: str = '',
                       original: bool = False) -> EvalResult:
     "Table 3 of one detector on the test images of `categories` of `root` (default: all), read in the detector's geometry."

@@ -87,6 +87,11 @@ class Geometry:
         out = [np.asarray(Image.fromarray(c).resize((w, h), Image.BILINEAR)) for c in channels]   # float32: mode 'F'
         return torch.from_numpy(np.stack(out)).clamp(0, 1).to(image.device)
 
+    def same_inputs(self, other: Geometry) -> bool:
+        "Do images read in `other` become the model inputs they become in this geometry (padding and tiling count only where used)?"
+        if (self.kind, self.size) != (other.kind, other.size): return False
+        return self.kind == 'squash' or self == other
+
     def window(self) -> torch.Tensor:
         "Blending weight of each pixel of a tile: a product of sine windows, highest at the centre, never 0."
         h, w = (torch.sin(math.pi * (torch.arange(n) + 0.5) / n) for n in self.size)

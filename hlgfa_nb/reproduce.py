@@ -14,9 +14,9 @@ import torch
 from .data import MVTecDataset, as_categories, select_categories
 from .geometry import Pieces
 from .losses import LossConfig, LOSS_PRESETS
-from .runs import Config, Run, config_to_dict, detector_of, geometry_of, override, preset
+from .runs import Config, Run, config_to_dict, geometry_of, override, preset
 from .results import load_result, markdown_table, save_result
-from .train import fit
+from .train import fit, reference_detector
 from .evaluate import EvalResult, TABLE3_COLUMNS, describe, evaluate_detector
 from .baselines import PatchCore, PatchCoreConfig
 
@@ -234,7 +234,7 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
     hlgfa = Run.open(fit(cfg, work/'hlgfa', progress=progress), cfg.device).detector
     fit_h = time.perf_counter() - t0
     device, geometry = hlgfa.device, hlgfa.geometry
-    results = {'HLGFA': evaluate_detector(hlgfa, root, cats, batch_size, examples=2, progress=progress,
+    results = {'HLGFA': evaluate_detector(hlgfa, root, cats, batch_size=batch_size, examples=2, progress=progress,
                                           title='HLGFA', original=original)}
     pcs, fit_p, pc_rows = {}, 0.0, {}
     for c in cats:
@@ -242,7 +242,7 @@ def reproduce(root, categories=None, cfg: Config | None = None, patchcore: Patch
         t0 = time.perf_counter()
         pcs[c] = patchcore_like(cfg, patchcore).to(device).fit(train)
         fit_p += time.perf_counter() - t0
-        pc_rows[c] = evaluate_detector(pcs[c], root, c, batch_size, examples=2, progress=progress,
+        pc_rows[c] = evaluate_detector(pcs[c], root, c, batch_size=batch_size, examples=2, progress=progress,
                                       original=original).categories[c]
     results['PatchCore'] = EvalResult(pc_rows, 'PatchCore')
     images = _test_images(root, cats[0], geometry.size, speed_images)   # model inputs
@@ -275,9 +275,9 @@ class Study:
         return f"{v.mean():.{digits}f}" + (f" ±{np.ptp(v) / 2:.{digits}f}" if len(v) > 1 else '')
 
     def differs(self, a: str, b: str, key: str) -> bool:
-        "Do variants `a` and `b` differ in `key` by more than their seeds scatter (the ranges of the two do not overlap)?"
+        "Do variants `a` and `b` differ in `key` by more than their seeds scatter (≥ 2 seeds each; the ranges do not overlap)?"
         va, vb = self.values(a, key), self.values(b, key)
-        return bool(len(va) and len(vb) and (va.min() > vb.max() or vb.min() > va.max()))
+        return bool(len(va) > 1 and len(vb) > 1 and (va.min() > vb.max() or vb.min() > va.max()))
 
     def to_markdown(self, keys=STUDY_KEYS, digits: int = 1) -> str:
         "One row per variant: the mean ± half the range over seeds of each metric, and the mean training time."
@@ -302,6 +302,16 @@ def study_record(detector, root, categories=None, **extra) -> dict:
         rec['per_type'] = {t: {k: 100 * v for k, v in m.items()} for t, m in per.items()}
     return {**rec, **extra}
 
+def _check_study(variants: dict, seeds, rescore: dict):
+    "Refuse, before anything trains, a study whose runs or records would collide."
+    slugs = [re.sub(r'\W+', '_', v) for v in variants]
+    problems = [(len(set(slugs)) < len(slugs), f"variant names {list(variants)} share a folder name ({slugs})"),
+                (len(set(seeds)) < len(list(seeds)), f"seeds {list(seeds)} repeat"),
+                (bool(set(rescore) & set(variants)), f"re-scoring names {sorted(set(rescore) & set(variants))} are variants too"),
+                (any('seed' in (c or {}) for c in variants.values()), "a variant sets 'seed': the seeds are the study's"),
+                (bool(rescore) and all(c is None for c in variants.values()), "re-scoring needs a trained variant")]
+    if msgs := [m for bad, m in problems if bad]: raise ValueError('run_study: ' + '; '.join(msgs) + '.')
+
 def _plain(x):
     "A variant's changes as JSON can hold them (sections as their fields)."
     return asdict(x) if is_dataclass(x) else x
@@ -311,20 +321,21 @@ def run_study(name: str, base: Config, variants: dict, seeds=(0,), rescore: dict
     """Train `base` changed as each variant says (fields for `override`; None: the module untrained) with each seed, open
     the run and evaluate its detector on `root`'s test images (default: `base.root`); re-score the first trained variant's
     run with each of `rescore` (a `ScoreConfig`, or a function of the detector that gives one). Runs go to `work`."""
-    root, work = root or base.root, Path(work or tempfile.mkdtemp(prefix=f'hlgfa_{name}_'))
+    root, work, rescore = root or base.root, Path(work or tempfile.mkdtemp(prefix=f'hlgfa_{name}_')), rescore or {}
+    _check_study(variants, seeds, rescore)
     setting = dict(base=config_to_dict(base), root=str(root), seeds=list(seeds),
                    variants={v: None if c is None else {k: _plain(x) for k, x in c.items()} for v, c in variants.items()},
-                   rescore=list(rescore or ()))
+                   rescore={r: _plain(s) if not callable(s) else getattr(s, '__name__', 'a function') for r, s in rescore.items()})
     s = Study(name, setting)
     for seed in seeds:
         first = next((v for v, c in variants.items() if c is not None), None)
         for v, changes in variants.items():
             cfg, t = override(base, seed=seed, **(changes or {})), time.perf_counter()
-            det = detector_of(cfg) if changes is None else Run.open(
+            det = reference_detector(cfg, progress=False) if changes is None else Run.open(
                 fit(cfg, work/re.sub(r'\W+', '_', v)/f'seed{seed}', progress=False), cfg.device).detector
             s.runs.setdefault(v, []).append(study_record(det, root, cfg.categories, seed=seed, fit_s=time.perf_counter() - t))
             if progress: print(f"{name}, seed {seed}: {v}: " + ', '.join(f"{k} {s.runs[v][-1][k]:.1f}" for k in STUDY_KEYS), flush=True)
-            for r, score in (rescore or {}).items() if v == first else ():
+            for r, score in rescore.items() if v == first else ():
                 s.runs.setdefault(r, []).append(study_record(det.with_score(score(det) if callable(score) else score), root,
                                                              cfg.categories, seed=seed, fit_s=0.))
     return s

@@ -388,9 +388,10 @@ class Thresholds:
 
 # %% ../nbs/08a_runs.ipynb #8b8cf046
 def detector_of(cfg: Config, module: HLGFA | None = None, typicality: nn.Module | None = None,
-                backbone: FrozenBackbone | None = None, device='auto') -> AnomalyDetector:
-    "The detector of `cfg` on `device`: its backbone, `module` (None: freshly initialised), scoring, feature statistics, geometry."
-    dev = resolve_device(device)
+                backbone: FrozenBackbone | None = None, device=None) -> AnomalyDetector:
+    """The detector of `cfg` on `device` (default `cfg.device`): its backbone, `module` (None: freshly initialised),
+    scoring, feature statistics and geometry. Parts that are given are moved to the device and set to eval, in place."""
+    dev = resolve_device(device or cfg.device)
     backbone = (backbone or build_backbone(cfg)).to(dev)
     if module is None: module, _ = build_module(cfg, backbone.channels, 1)
     return AnomalyDetector(backbone, module.to(dev).eval(), cfg.score, cfg.lr_scale,
@@ -408,8 +409,12 @@ class Run:
     def open(cls, checkpoint, device='auto', weights=None, backbone: str | None = None) -> Run:
         """The run of `checkpoint` (a `Run` is returned as it is); its detector is built on `device` when first asked for.
         `weights`: the backbone's weights file, if it moved; `backbone`: the name the run must have been trained on."""
-        if isinstance(checkpoint, Run): return checkpoint
-        return cls(checkpoint, load_checkpoint(checkpoint, backbone), device, weights)
+        if not isinstance(checkpoint, Run): return cls(checkpoint, load_checkpoint(checkpoint, backbone), device, weights)
+        run = checkpoint
+        if backbone is not None and backbone != run.state['backbone']['name']:
+            raise ValueError(f"{run.path} was trained on backbone {run.state['backbone']['name']!r}, not {backbone!r}.")
+        if device in ('auto', run.device) and weights in (None, run.cfg.weights): return run
+        return cls(run.path, run.state, device, run.cfg.weights if weights is None else weights)   # the same state, elsewhere
 
     @property
     def detector(self) -> AnomalyDetector:
@@ -438,9 +443,12 @@ class Run:
                     steps=f"{self.state['step']}/{self.state['total_steps']}", checkpoint=str(self.path))
 
     def store(self, **entries) -> Run:
-        "Add `entries` (e.g. `calibration`, `typicality`) to the checkpoint, written atomically; the caller holds `run_lock`."
-        self.state = {**self.state, **entries}
-        save_checkpoint(self.state, self.path)
+        "Add `entries` (e.g. `calibration`, `typicality`) to the checkpoint, written atomically under the run's lock."
+        with run_lock(self.path.parent):
+            state = {**self.state, **entries}
+            save_checkpoint(state, self.path)
+        self.state = state
+        if {'module', 'typicality'} & set(entries): self._detector = None    # rebuilt from what is stored
         return self
 
     def __repr__(self):

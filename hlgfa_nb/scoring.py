@@ -217,7 +217,8 @@ class AnomalyDetector(nn.Module):
         f_h, _, out = self._features(images)
         if self.score.typicality and self.typicality is None:
             raise ValueError("ScoreConfig.typicality > 0 but this detector has no feature statistics: fit them with "
-                             "train.fit_typicality(run) (chapter 08b), or set typicality=0.")
+                             "train.fit_typicality(run) for a trained run, train.fit_feature_gaussian(detector, images) "
+                             "for any detector (chapter 08b), or set typicality=0.")
         typical = self.typicality(f_h) if self.score.typicality else None
         return score_maps(out.f_hat, f_h, images.shape[-2:], self.score, out.guidance, typical)
 
@@ -268,15 +269,15 @@ class FeatureGaussian(nn.Module):
 
     def state(self) -> dict:
         "What a checkpoint stores (tensors on the CPU)."
-        return dict(channels=self.channels, k=self.k, tensors={k: v.cpu() for k, v in self.state_dict().items()})
+        return dict(channels=self.channels, k=self.k, tensors={k: v.detach().cpu().clone() for k, v in self.state_dict().items()})
 
 # %% ../nbs/04_scoring.ipynb #6c94262f
 @torch.inference_mode()
 def calibrate_tau(detector: AnomalyDetector, images, q: float = 0.05) -> ScoreConfig:
-    "`detector.score` with Eq. 8 on, τ at the `q` quantile of the Eq. 7 sims of normal `images` (a batch, batches or a DataLoader)."
+    "`detector.score` with Eq. 8 on (one weight from the mean sim), τ at the `q` quantile of the mean Eq. 7 sims of normal `images`."
     if not 0 < q < 1: raise ValueError(f"q={q}: give a quantile in (0, 1), e.g. 0.05")
     probe = detector.with_score(replace(detector.score, reliability=True, combine='mean'))
     batches = [images] if torch.is_tensor(images) else (x['image'] if isinstance(x, dict) else x for x in images)
     sims = [probe.predict(x).sim.flatten().float().cpu() for x in batches]
     if not sims: raise ValueError("calibrate_tau got no images: pass a batch or an iterable of batches of normal images")
-    return replace(detector.score, reliability=True, tau=float(np.quantile(torch.cat(sims).numpy(), q)))
+    return replace(detector.score, reliability=True, combine='mean', tau=float(np.quantile(torch.cat(sims).numpy(), q)))

@@ -24,16 +24,16 @@ from .backbone import FrozenBackbone, make_views
 from .losses import hlgfa_loss
 from .augment import NoisyTrainingSet
 from .metrics import PixelMetrics, best_f1, tally_scores
-from .scoring import Detector, FeatureGaussian, neighbourhood_mean, score_images, stage_distances
-from .runs import (Config, Run, Thresholds, amp_dtype, autocast, build_backbone, build_module, check_backbone,
+from .scoring import AnomalyDetector, Detector, FeatureGaussian, neighbourhood_mean, score_images, stage_distances
+from .runs import (Config, Run, Thresholds, detector_of, amp_dtype, autocast, build_backbone, build_module, check_backbone,
                            config_from_dict, config_to_dict, geometry_of, recipe, resolve_device,
                            run_lock, save_checkpoint, save_config, train_data, LOCK, CHECKPOINT_FORMAT, backbone_fingerprint)
 
 # %% auto #0
 __all__ = ['epoch_batches', 'rank_share', 'feature_bytes', 'backbone_features', 'FeatureCache', 'ImageCache', 'image_bytes',
            'tensorboard_log', 'Trainer', 'check_image_size', 'training_split', 'holdout_split', 'fit_feature_gaussian',
-           'calibrate', 'calibration_images', 'calibrate_run', 'fit_typicality', 'fit', 'fit_per_category',
-           'fit_multiprocess']
+           'calibrate', 'calibration_images', 'calibrate_run', 'fit_typicality', 'reference_detector', 'fit',
+           'fit_per_category', 'fit_multiprocess']
 
 # %% ../nbs/08b_train.ipynb #1826a61e
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, world: int = 1) -> list[torch.Tensor]:
@@ -423,7 +423,7 @@ def _batches(detector, images, batch_size: int, progress: bool, desc: str):
         f_h, _, out = detector.features(b['image'])
         yield f_h, stage_distances(out.f_hat, f_h, detector.score.distance)
 
-@torch.inference_mode()
+@torch.no_grad()
 def fit_feature_gaussian(detector, images, batch_size: int = 8, shrink: float = 0.01, k: int = 3,
                          progress: bool = True) -> FeatureGaussian:
     "The `FeatureGaussian` (neighbourhood `k`) of `detector`'s HR features on normal `images`, scaled to its alignment distances there."
@@ -505,15 +505,20 @@ def calibration_images(run: Run, normal=None):
     return (MVTecDataset(train_data(run.cfg), 'train', run.cfg.categories, run.geometry),
             "the training images (holdout=0: optimistic, expect more false positives on new images)")
 
+def _fresh(run, device=None) -> Run:
+    "`run` (a `Run` or a checkpoint) read afresh from its checkpoint: what another writer stored since is kept, not undone."
+    if not isinstance(run, Run): return Run.open(run, device or 'auto')
+    return Run.open(run.path, device or run.device, run.cfg.weights)
+
 def _claimed(run) -> Path:
     "The folder whose lock guards a run (a `Run` or a checkpoint path)."
     return (run.path if isinstance(run, Run) else Path(run)).parent
 
-def calibrate_run(run, normal=None, labelled=None, target_fpr: float | None = None, device='auto',
+def calibrate_run(run, normal=None, labelled=None, target_fpr: float | None = None, device=None,
                   progress: bool = True) -> Thresholds:
     "Calibrate a trained run (or checkpoint) on `normal` (image paths; default: its held-out or training images), store it, return it."
     with run_lock(_claimed(run)):                    # read, calibrate, write: one writer at a time
-        run = Run.open(run, device)
+        run = _fresh(run, device)
         images, source = calibration_images(run, normal)
         if isinstance(labelled, (str, Path)): labelled = MVTecDataset(labelled, 'test', run.cfg.categories, run.geometry)
         th = calibrate(run.detector, images, run.cfg.target_fpr if target_fpr is None else target_fpr, labelled, source,
@@ -524,12 +529,18 @@ def calibrate_run(run, normal=None, labelled=None, target_fpr: float | None = No
 def fit_typicality(run, batch_size: int = 8, progress: bool = True) -> FeatureGaussian:
     "Fit a trained run's (or checkpoint's) feature statistics on its training images (not the held-out ones), store them."
     with run_lock(_claimed(run)):
-        run = Run.open(run)
+        run = _fresh(run)
         train, _ = training_split(run.cfg)                     # the images the module trained on
         g = fit_feature_gaussian(run.detector, Pieces(train), batch_size, progress=progress)
-        run.detector.typicality = g
-        run.store(typicality=g.state())
-        return g
+        run.store(typicality=g.state())                        # its detector is rebuilt with them when next asked for
+        return g.cpu()
+
+def reference_detector(cfg: Config, progress: bool = True) -> AnomalyDetector:
+    """What a trained module must beat: `cfg`'s detector with a freshly initialised module and, if its score uses them,
+    feature statistics fitted on its training images."""
+    det = detector_of(cfg)
+    if cfg.score.typicality: det.typicality = fit_feature_gaussian(det, Pieces(training_split(cfg)[0]), progress=progress)
+    return det
 
 # %% ../nbs/08b_train.ipynb #40e61df7
 def _prepare_out(out_dir: Path):
@@ -543,6 +554,7 @@ def _prepare_out(out_dir: Path):
 def _after_training(ckpt: Path, progress: bool):
     "What a finished run still needs, on the run opened once: feature statistics if its score uses them, then thresholds."
     run, fitted = Run.open(ckpt), {}
+    run = Run.open(run, run.cfg.device)
     if run.cfg.score.typicality:
         run.detector.typicality = fit_feature_gaussian(run.detector, Pieces(training_split(run.cfg)[0]), progress=progress)
         fitted['typicality'] = run.detector.typicality.state()

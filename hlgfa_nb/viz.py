@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from .backbone import FrozenBackbone, hr_lr_discrepancy, make_views, resize
 
 # %% auto #0
-__all__ = ['ANOMALY_CMAP', 'show', 'show_map', 'overlay', 'outline', 'feature_response', 'plot_cross_resolution',
+__all__ = ['ANOMALY_CMAP', 'show', 'colour_bar', 'show_map', 'overlay', 'outline', 'feature_response', 'plot_cross_resolution',
            'discrepancy_stats', 'print_stats']
 
 # %% ../nbs/02_cross_resolution.ipynb #796b44ed
@@ -33,19 +33,31 @@ def show(ax, img, title: str = '', **kwargs):
     img = _array(img)
     return ax.imshow(img.clip(0, 1) if img.ndim == 3 and img.dtype.kind == 'f' else img, **kwargs)
 
-def show_map(ax, amap, title: str = 'anomaly map', vmin=None, vmax=None, **kwargs):
-    "An anomaly map in `ANOMALY_CMAP`, scaled to [vmin, vmax] (default: its own range)."
-    return show(ax, amap, title, cmap=ANOMALY_CMAP, vmin=vmin, vmax=vmax, **kwargs)
+def colour_bar(ax, artist, label: str):
+    "A colour bar beside `ax` for `artist`, labelled with what its scale means."
+    bar = ax.figure.colorbar(artist, ax=ax, fraction=0.046, pad=0.02)
+    bar.set_label(label, fontsize=7); bar.ax.tick_params(labelsize=6)
+    return bar
 
-def overlay(ax, image, amap, title: str = 'overlay', vmin=None, vmax=None, alpha: float = 0.45):
-    "The anomaly map over its image, `alpha` opaque; returns the map's artist."
+def show_map(ax, amap, title: str = 'anomaly map', vmin=None, vmax=None, label: str | None = 'anomaly score', **kwargs):
+    "An anomaly map in `ANOMALY_CMAP`, scaled to [vmin, vmax] (default: its own range), with a colour bar saying what its scale is."
+    im = show(ax, amap, title, cmap=ANOMALY_CMAP, vmin=vmin, vmax=vmax, **kwargs)
+    if label: colour_bar(ax, im, label)
+    return im
+
+def overlay(ax, image, amap, title: str = 'overlay', vmin=None, vmax=None, alpha: float = 0.45, label: str | None = None):
+    "The anomaly map over its image, `alpha` opaque (with a colour bar if `label` says what its scale is); returns the map's artist."
     show(ax, image, title)
-    return ax.imshow(_array(amap), cmap=ANOMALY_CMAP, vmin=vmin, vmax=vmax, alpha=alpha)
+    im = ax.imshow(_array(amap), cmap=ANOMALY_CMAP, vmin=vmin, vmax=vmax, alpha=alpha)
+    if label: colour_bar(ax, im, label)
+    return im
 
 def outline(ax, mask, colour: str = 'red'):
-    "The outline of a defect mask on `ax` (nothing for an empty mask)."
-    mask = _array(mask)
-    if mask.any(): ax.contour(mask, levels=[0.5], colors=colour, linewidths=0.8)
+    "A defect mask on `ax`, filled lightly and outlined, so that a region open at the border reads as a region (nothing if empty)."
+    mask = _array(mask).astype(float)
+    if mask.any():
+        ax.contourf(mask, levels=[0.5, 1.5], colors=[colour], alpha=0.2)
+        ax.contour(mask, levels=[0.5], colors=colour, linewidths=0.8)
 
 # %% ../nbs/02_cross_resolution.ipynb #1f73b57d
 def feature_response(f: torch.Tensor) -> torch.Tensor:
@@ -68,7 +80,7 @@ def plot_cross_resolution(images, masks, backbone: FrozenBackbone, stage: int = 
         show(axs[i, 0], images[i], heads[0]); outline(axs[i, 0], masks[i])
         show(axs[i, 1], rh[i], heads[1], vmin=0, vmax=vmax, cmap='viridis')
         show(axs[i, 2], rl[i], heads[2], vmin=0, vmax=vmax, cmap='viridis')
-        show_map(axs[i, 3], disc[i], heads[3], vmin=0, vmax=disc.max().item())
+        show_map(axs[i, 3], disc[i], heads[3], vmin=0, vmax=disc.max().item(), label='1 − cos')
         axs[i, 0].set_ylabel(titles[i] if titles else '', fontsize=9)
     fig.suptitle(f"{backbone.name}" + (" — RANDOM INIT (no ImageNet weights)" if backbone.weights is None else ""), fontsize=10)
     plt.tight_layout()

@@ -13,9 +13,10 @@ from fastcore.basics import patch
 import torch
 from matplotlib.figure import Figure
 
+from .data import MVTecDataset
 from .metrics import MetricsConfig, PixelMetrics, best_f1, image_metrics, pixel_metrics
 from .scoring import ScoreConfig, combine_maps, image_score, stage_distances, structural_consistency, to_image
-from .viz import outline, overlay, show, show_map
+from .viz import colour_bar, outline, overlay, show, show_map
 
 # %% auto #0
 __all__ = ['ExplorerData', 'explorer_data', 'final_maps', 'pixel_scores', 'category_maps', 'map_figure', 'AnomalyMapExplorer',
@@ -89,7 +90,10 @@ class ExplorerData:
 # %% ../nbs/10_widgets.ipynb #e9b9b272
 @torch.no_grad()
 def explorer_data(detector, dataset, ks=(3,), keep_guidance: bool = True, batch_size: int = 8) -> ExplorerData:
-    "The `ExplorerData` of `detector` (an `AnomalyDetector`) on every image of `dataset` (an `MVTecDataset` test split)."
+    """The `ExplorerData` of `detector` (HLGFA's detector, or a `Run` of it) on every image of `dataset` (an
+    `MVTecDataset` test split, or a dataset folder whose test images are read in the detector's geometry)."""
+    detector = getattr(detector, 'detector', detector)
+    if isinstance(dataset, (str, Path)): dataset = MVTecDataset(dataset, 'test', size=detector.geometry)
     if getattr(dataset, 'geometry', None) is not None and dataset.geometry.kind != 'squash':
         raise ValueError(f"the explorer holds images of one size: build the dataset with size=<side> (squashed); this one "
                          f"has the {dataset.geometry.kind!r} geometry (chapter 16), whose images differ in size.")
@@ -168,14 +172,14 @@ def map_figure(shown: dict, lo: float, hi: float) -> Figure:
     axes = fig.subplots(rows, 5, squeeze=False)
     image, amap = shown['image'], shown['map']
     show(axes[0, 0], image, 'image'); show(axes[0, 1], shown['mask'], 'ground truth', cmap='gray', vmin=0, vmax=1)
-    im = show_map(axes[0, 2], amap, vmin=lo, vmax=hi); overlay(axes[0, 3], image, amap, vmin=lo, vmax=hi)
+    im = show_map(axes[0, 2], amap, vmin=lo, vmax=hi, label=None); overlay(axes[0, 3], image, amap, vmin=lo, vmax=hi)
     show(axes[0, 4], _overlap(image, shown['prediction'], shown['mask']), 'map ≥ threshold vs mask')
-    fig.colorbar(im, ax=axes[0, 2:4], shrink=0.85)
+    fig.colorbar(im, ax=axes[0, 2:4], shrink=0.85, label='anomaly score (Eq. 3, smoothed)')
     if rows == 2:
         maps = shown['stage_maps']
         lo, hi = min(m.min() for m in maps), max(m.max() for m in maps)
-        for k, m in enumerate(maps): im = show_map(axes[1, k], m, f'stage {k + 1} (Eq. 3 term)', vmin=lo, vmax=hi)
-        fig.colorbar(im, ax=axes[1, :len(maps)], shrink=0.85)
+        for k, m in enumerate(maps): im = show_map(axes[1, k], m, f'stage {k + 1} (Eq. 3 term)', vmin=lo, vmax=hi, label=None)
+        fig.colorbar(im, ax=axes[1, :len(maps)], shrink=0.85, label='distance at the stage')
         for ax in axes[1, len(maps):]: ax.axis('off')
     return fig
 
@@ -274,12 +278,11 @@ def reliability_figure(shown: dict, title: str, tau: float, k: int, raw: tuple, 
     ax = fig.subplots(1, 5)
     show(ax[0], shown['image'], title); outline(ax[0], shown['mask'])
     sim = shown['sim']
-    fig.colorbar(show(ax[1], sim, f"sim(x), k={k} (contour: τ)", cmap='viridis'), ax=ax[1], shrink=0.8)
+    colour_bar(ax[1], show(ax[1], sim, f"sim(x), k={k} (contour: τ)", cmap='viridis'), 'sim (Eq. 7)')
     if sim.min() < tau < sim.max(): ax[1].contour(sim, levels=[tau], colors='white', linewidths=0.8)
-    fig.colorbar(show(ax[2], shown['weight'], "weight σ((sim−τ)/δ)", cmap='gray', vmin=0, vmax=1), ax=ax[2], shrink=0.8)
-    fig.colorbar(show_map(ax[3], shown['raw'], 'raw map A', vmin=raw[0], vmax=raw[1]), ax=ax[3], shrink=0.8)
-    fig.colorbar(show_map(ax[4], shown['weighted'], "weighted map A′ (own scale)", vmin=weighted[0], vmax=weighted[1]),
-                 ax=ax[4], shrink=0.8)
+    colour_bar(ax[2], show(ax[2], shown['weight'], "weight σ((sim−τ)/δ)", cmap='gray', vmin=0, vmax=1), 'weight (Eq. 8)')
+    show_map(ax[3], shown['raw'], 'raw map A', vmin=raw[0], vmax=raw[1], label='A (Eq. 3)')
+    show_map(ax[4], shown['weighted'], "weighted map A′ (own scale)", vmin=weighted[0], vmax=weighted[1], label='A′ = weight · A')
     return fig
 
 class ReliabilityExplorer(_View):

@@ -41,7 +41,7 @@ def test_examples_and_figure(ckpt, synth):
     r = evaluate_category(Run.open(ckpt).detector, test, 4, examples=idx[:2], progress=False)
     assert [e['index'] for e in r.examples] == idx[:2]
     fig = plot_examples(r)
-    assert len(fig.axes) == 2 * 4
+    assert len(fig.axes) == 2 * 4 + 2                                          # and a colour bar per row
 
 
 def test_untrained_detector_and_per_category(synth, tmp_path):
