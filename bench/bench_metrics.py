@@ -14,6 +14,7 @@ from scipy import ndimage
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from hlgfa_nb.metrics import METRIC_NAMES, MetricsConfig, PixelMetrics, compute_metrics
+from timing import best_seconds
 
 
 SCORE_RANGE = (-8., 12.)   # binned mode: covers every score of make_batch (unit-variance noise + signal <= 4)
@@ -38,11 +39,9 @@ def make_batch(rng, n, size, good_share=0.3):
 
 
 def measure(f, repeat):
-    "Best wall time over `repeat` calls, then tracemalloc peak (MB) of one more call; returns (time, peak, result)."
-    best = np.inf
-    for _ in range(repeat):
-        gc.collect(); t = time.perf_counter(); out = f(); best = min(best, time.perf_counter() - t)
-    gc.collect(); tracemalloc.start(); f(); peak = tracemalloc.get_traced_memory()[1] / 2**20; tracemalloc.stop()
+    "Best wall time over `repeat` calls (`timing.best_seconds`), then tracemalloc peak (MB) of one more; returns (time, peak, result)."
+    best = best_seconds({'f': f}, repeat)['f']
+    gc.collect(); tracemalloc.start(); out = f(); peak = tracemalloc.get_traced_memory()[1] / 2**20; tracemalloc.stop()
     return best, peak, out
 
 

@@ -9,7 +9,7 @@ weights), it times `predict` on one batch of test images for
   PatchCore  with memory banks of several sizes: the bank fitted by greedy coreset on --train images at --coreset, and
              banks the size a 10 % / 1 % coreset would have on an MVTec-sized category (--bank-images training images),
              filled with training patches drawn at random (the search cost depends only on the bank's size).
-and splits each call into its parts (each part timed on its own, medians of --repeats interleaved runs):
+and splits each call into its parts (each part timed on its own, best of --repeats interleaved rounds, `timing.best_seconds`):
   HLGFA      backbone (HR + LR view) | module (Eq. 4-6) | maps (Eq. 3, resize, smoothing, image score)
   PatchCore  backbone (one view)     | patch features (3x3 pooling, resize, concat) | NN search (cdist) | maps
 The ratio column is PatchCore ms/image ÷ HLGFA ms/image, measured side by side in this run. Each backbone's table is
@@ -18,7 +18,6 @@ recorded in results/patchcore_speed_<backbone>.json, which chapter 13 loads and 
 import argparse, tempfile, time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from hlgfa_nb.backbone import make_views, resize
@@ -27,6 +26,7 @@ from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
 from hlgfa_nb.runs import detector_of, preset
 from hlgfa_nb.results import save_result
 from hlgfa_nb.scoring import gaussian_smooth, image_score, score_maps
+from timing import best_seconds
 
 
 def hlgfa_parts(det, x):
@@ -52,10 +52,6 @@ def patchcore_parts(pc, x):
                 search=lambda: nearest_distance(q, pc.bank, pc.cfg.query_chunk, pc.cfg.bank_chunk), maps=maps)
 
 
-def timed(fn) -> float:
-    t = time.perf_counter(); fn(); return time.perf_counter() - t
-
-
 @torch.inference_mode()
 def bench(backbone, size, n_train, batch, coreset, bank_images, repeats, work):
     root = make_synthetic_mvtec(work/f'synth_{size}', categories=('weave',), n_train=n_train, n_test_good=batch,
@@ -79,18 +75,14 @@ def bench(backbone, size, n_train, batch, coreset, bank_images, repeats, work):
     for name, bank in banks.items():
         m = PatchCore(pc_cfg, cfg.score, backbone=pc.backbone, geometry=hl.geometry); m.bank = bank
         methods[f'PatchCore, {name}'] = (m, patchcore_parts(m, x))
-    for det, parts in methods.values():   # warm-up
-        det.predict(x); [p() for p in parts.values()]
-    total = {k: [] for k in methods}; part = {k: {p: [] for p in parts} for k, (_, parts) in methods.items()}
-    for _ in range(repeats):               # interleaved, so load changes hit every method alike
-        for k, (det, parts) in methods.items():
-            total[k].append(timed(lambda: det.predict(x)))
-            for p, fn in parts.items(): part[k][p].append(timed(fn))
-    ms = lambda v: 1000 * float(np.median(v)) / batch
+    fns = {(k, 'total'): (lambda det=det: det.predict(x)) for k, (det, _) in methods.items()}
+    fns |= {(k, p): fn for k, (_, parts) in methods.items() for p, fn in parts.items()}
+    secs = best_seconds(fns, repeats)      # interleaved rounds, the best of each: the benches' one timing rule
+    ms = lambda k, p: 1000 * secs[k, p] / batch
     rows = []
-    for k, (det, _) in methods.items():
+    for k, (det, parts) in methods.items():
         bank = len(det.bank) if isinstance(det, PatchCore) else 0
-        rows.append((k, bank, ms(total[k]), {p: ms(v) for p, v in part[k].items()}))
+        rows.append((k, bank, ms(k, 'total'), {p: ms(k, p) for p in parts}))
     return rows, fit_s, per_image
 
 
@@ -109,7 +101,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     print(f"CPU, {torch.get_num_threads()} thread(s), {a.size} px, batch {a.batch}, random-init backbones; "
-          f"ms per image (median of {a.repeats} interleaved runs)")
+          f"ms per image (best of {a.repeats} interleaved rounds)")
     with tempfile.TemporaryDirectory() as tmp:
         for bb in a.backbones:
             rows, fit_s, per_image = bench(bb, a.size, a.train, a.batch, a.coreset, a.bank_images, a.repeats, Path(tmp))

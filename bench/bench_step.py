@@ -4,11 +4,11 @@
 
 A `Trainer` of the `cpu` preset (EfficientNet-Lite2 ImageNet) on a synthetic category builds its feature cache; the same
 cached batch then goes through `Trainer.train_step` under four settings, interleaved, best of --repeats rounds of
---steps steps each: float32 in the default (NCHW) memory order; channels-last (module and features); bf16 autocast;
-both. Reported: ms per step, images/s, the ratio to float32 NCHW (measured side by side in this run), and how far each
+--steps steps each (`timing.best_seconds`): float32 in the default (NCHW) memory order; channels-last (module and
+features); bf16 autocast; both. Reported: ms per step, images/s, the ratio to float32 NCHW (measured side by side in this run), and how far each
 setting's loss after the same steps is from float32's (bf16 rounds every product to 8 bits of mantissa). Recorded in
 results/train_step.json, which chapter 08b loads and checks."""
-import argparse, copy, tempfile, time
+import argparse, copy, tempfile
 from pathlib import Path
 
 import torch
@@ -17,6 +17,7 @@ from hlgfa_nb.data import make_synthetic_mvtec
 from hlgfa_nb.results import save_result
 from hlgfa_nb.train import Trainer
 from hlgfa_nb.runs import preset
+from timing import best_seconds
 
 
 def variant(base: Trainer, channels_last: bool, dtype) -> Trainer:
@@ -26,9 +27,8 @@ def variant(base: Trainer, channels_last: bool, dtype) -> Trainer:
     t.module, t.head = t.trainable.module, t.trainable.head
     t.net = t.trainable
     t.trainable.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    t.opt = torch.optim.Adam(t.trainable.parameters(), lr=base.cfg.lr)
-    t.sched = torch.optim.lr_scheduler.CosineAnnealingLR(t.opt, T_max=base.total, eta_min=base.cfg.lr_min)
     t.channels_last, t.dtype, t.step = channels_last, dtype, 0
+    t._optimiser()                    # the trainer's own optimiser, schedule and gradient scaler, over the copy
     return t
 
 
@@ -46,13 +46,10 @@ def main():
         settings = {'float32 NCHW': (False, None), 'channels-last': (True, None), 'bf16 autocast': (False, torch.bfloat16),
                     'channels-last + bf16': (True, torch.bfloat16)}
         runs = {k: variant(base, *v) for k, v in settings.items()}
-        times, losses = {k: [] for k in runs}, {}
-        for _ in range(a.repeats):
-            for k, t in runs.items():
-                t0 = time.perf_counter()
-                for _ in range(a.steps): losses[k] = t.train_step(f_h, f_l, idx)['total']   # it sets the memory order
-                times[k].append((time.perf_counter() - t0) / a.steps)
-    best = {k: min(v) for k, v in times.items()}
+        steps = lambda t: [t.train_step(f_h, f_l, idx) for _ in range(a.steps)]       # it sets the memory order
+        best = {k: v / a.steps for k, v in best_seconds({k: (lambda t=t: steps(t)) for k, t in runs.items()},
+                                                        a.repeats).items()}
+        losses = {k: t.train_step(f_h, f_l, idx)['total'] for k, t in runs.items()}   # after the same steps each
     ref = best['float32 NCHW']
     print(f"cached training step, tf_efficientnet_lite2 features, {a.size} px, batch {a.batch}, {torch.get_num_threads()} "
           f"threads; best of {a.repeats} rounds of {a.steps} steps\n")

@@ -1,25 +1,23 @@
 """Which module and scoring defaults do real ImageNet features favour? One factor at a time, through the library's own
-`fit` and `evaluate_detector`, on the magnetic-tile dev set and the synthetic set, over several seeds.
+`fit` and `evaluate_detector` (the study harness, `reproduce.run_study`), on the magnetic-tile dev set and the synthetic set, over several seeds.
 
     python bench/defaults_study.py [--seeds 0 1] [--mt-epochs 30] [--synth-epochs 100] [--only NAME ...]
 
 Prints one table per dataset: mean and spread (max - min over seeds) of AUC-I, AUC-P, AP-P and PRO (x100), and the
 training time. Scoring variants re-score the baseline model (no retraining). Recorded in results/defaults.json, which
 chapter 08a loads and checks."""
-import argparse, tempfile, time
+import argparse, tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import torch
+from torch.utils.data import DataLoader
 
 from hlgfa_nb.data import magnetic_tile, make_synthetic_mvtec, MVTecDataset
-from hlgfa_nb.evaluate import evaluate_detector
-from hlgfa_nb.runs import Run, preset
 from hlgfa_nb.model import ModelConfig
+from hlgfa_nb.reproduce import run_study
 from hlgfa_nb.results import load_result, save_result
+from hlgfa_nb.runs import preset
 from hlgfa_nb.scoring import calibrate_tau
-from hlgfa_nb.train import fit
 
 MODELS = {  # name: Config overrides, one factor changed from the baseline (the library's defaults before this study)
     'baseline (Lite0, zeros, C/4, stages 1-3)': {},
@@ -38,36 +36,19 @@ SCORES = {  # name: ScoreConfig changes applied to the baseline model
 }
 KEYS = ('AUC-I', 'AUC-P', 'AP-P', 'PRO')
 
-def run(root, size, epochs, seed, overrides, work):
-    cfg = preset('cpu', root, **{**BASELINE, 'image_size': size, 'epochs': epochs, 'seed': seed, **overrides})
-    t = time.perf_counter(); ckpt = fit(cfg, work, progress=False); secs = time.perf_counter() - t
-    return Run.open(ckpt, 'cpu').detector, cfg, secs
-
-def scored(det, root):
-    return {k: 100 * v for k, v in evaluate_detector(det, root, examples=0, progress=False).mean.items()}
-
 def study(name, root, size, epochs, seeds, only):
-    rows = {}
-    for seed in seeds:
-        for m, over in MODELS.items():
-            if only and m not in only and not (m.startswith('baseline') and any(s in SCORES for s in only)): continue
-            det, cfg, secs = run(root, size, epochs, seed, over, Path(tempfile.mkdtemp())/'run')
-            rows.setdefault(m, []).append(dict(scored(det, root), fit_s=secs))
-            print(f"  {name} seed {seed}: {m}: {rows[m][-1]}", flush=True)
-            if not m.startswith('baseline'): continue
-            train = torch.stack([x['image'] for x in MVTecDataset(root, 'train', size=size)])
-            for s, change in SCORES.items():
-                if only and s not in only: continue
-                score = calibrate_tau(det, train.split(16)) if change == 'calibrate' else replace(det.score, **change)
-                rows.setdefault(s, []).append(dict(scored(det.with_score(score), root), fit_s=float('nan')))
-                print(f"  {name} seed {seed}: {s}: {rows[s][-1]}", flush=True)
+    "The variants (and, re-scoring the baseline, the scoring variants) named in `only` (default: all) through `run_study`."
+    base = preset('cpu', root, **{**BASELINE, 'image_size': size, 'epochs': epochs})
+    models = {m: over for m, over in MODELS.items()
+              if not only or m in only or (m.startswith('baseline') and any(s in SCORES for s in only))}
+    tau = lambda det: calibrate_tau(det, DataLoader(MVTecDataset(root, 'train', size=det.geometry), batch_size=16))
+    rescore = {s: tau if change == 'calibrate' else replace(base.score, **change) for s, change in SCORES.items()
+               if not only or s in only}
+    s = run_study(f'defaults_{name}', base, models, seeds, rescore, root=root)
     print(f"\n{name}: the baseline unless named, {size} px, {epochs} epochs, seeds {list(seeds)}; "
-          "mean (spread over seeds), x100\n")
-    print(f"| variant | {' | '.join(KEYS)} | fit s |\n|---|{'---|' * (len(KEYS) + 1)}")
-    for m, rs in rows.items():
-        cell = lambda k: f"{np.mean([r[k] for r in rs]):.1f} ({np.ptp([r[k] for r in rs]):.1f})"
-        print(f"| {m} | {' | '.join(cell(k) for k in KEYS)} | {np.mean([r['fit_s'] for r in rs]):.0f} |", flush=True)
-    return dict(size=size, epochs=epochs, seeds=list(seeds), runs=rows)
+          "mean ± half the range over seeds, x100\n")
+    print(s.to_markdown(KEYS))
+    return dict(size=size, epochs=epochs, seeds=list(seeds), runs=s.runs)
 
 def record(name, table):
     "Add one dataset's table to results/defaults.json (the other dataset's, if recorded, is kept)."

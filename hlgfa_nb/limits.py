@@ -4,14 +4,20 @@
 
 # %% ../nbs/15_limits.ipynb #32c0f624
 from __future__ import annotations
+import shutil
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from .backbone import make_views, resize
+from .data import list_categories, read_image, scan_category
+from .train import holdout_split
 
 # %% auto #0
-__all__ = ['removed_share', 'smooth_defects', 'peak_positions']
+__all__ = ['VALIDATION_DEFECTS', 'removed_share', 'smooth_defects', 'peak_positions', 'synthetic_defect', 'validation_set']
 
 # %% ../nbs/15_limits.ipynb #58b9ee5a
 def removed_share(images: torch.Tensor, masks: torch.Tensor, lr_scale: float = 0.5, ring: int = 9) -> torch.Tensor:
@@ -45,3 +51,53 @@ def peak_positions(maps: torch.Tensor, margin: int = 16) -> float:
     y, x = idx // w, idx % w
     near = (y < margin) | (y >= h - margin) | (x < margin) | (x >= w - margin)
     return float(near.float().mean())
+
+# %% ../nbs/15_limits.ipynb #val_cd
+def _bump(h: int, w: int, cy: float, cx: float, sigma: float) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w]
+    return np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma ** 2))
+
+def synthetic_defect(image: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    "`image` (H×W×3 in [0, 1]) with one defect of `kind` ('smooth', 'line' or 'blob') at a random place, and its mask."
+    h, w, _ = image.shape
+    side, sign = min(h, w), rng.choice([-1., 1.])
+    cy, cx = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w
+    if kind == 'smooth':                                            # a wide, soft change of brightness
+        bump = _bump(h, w, cy, cx, 0.08 * side)
+        return (image + sign * 0.2 * bump[..., None]).clip(0, 1), bump > 0.5
+    if kind == 'blob':                                              # a small, sharp-edged spot
+        mask = _bump(h, w, cy, cx, 0.025 * side) > 0.3
+        return np.where(mask[..., None], (image + sign * 0.35).clip(0, 1), image), mask
+    if kind == 'line':                                              # a thin straight line, one or two pixels wide
+        angle, half = rng.uniform(0, np.pi), 0.15 * side
+        t = np.linspace(-half, half, int(4 * half))
+        mask = np.zeros((h, w), bool)
+        ys, xs = (cy + t * np.sin(angle)).round().astype(int), (cx + t * np.cos(angle)).round().astype(int)
+        for dy, dx in ((0, 0), (0, 1)) if side >= 256 else ((0, 0),):
+            mask[np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)] = True
+        return np.where(mask[..., None], (image + sign * 0.35).clip(0, 1), image), mask
+    raise ValueError(f"kind={kind!r}: choose 'smooth', 'line' or 'blob'")
+
+VALIDATION_DEFECTS = ('smooth', 'line', 'blob')
+
+def validation_set(root, folder, share: float = 0.2, seed: int = 0, categories=None) -> Path:
+    """An MVTec-layout validation set in `folder` made from the normal training images of `root` only: per category, a
+    seeded `share` held out as good test images, each also with one synthetic defect of every `VALIDATION_DEFECTS` kind;
+    the rest as training images. Nothing of `root`'s test set is read."""
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise FileExistsError(f"{folder} is not empty: choose a new folder for the validation set.")
+    rng = np.random.default_rng(seed)
+    for c, home in list_categories(root).items():
+        if categories and c not in categories: continue
+        kept, held = holdout_split(scan_category(home, 'train', c), share, seed)
+        for split, samples in (('train/good', kept), ('test/good', held)):
+            (folder/c/split).mkdir(parents=True)
+            for s in samples: shutil.copy2(s.path, folder/c/split/s.path.name)
+        for kind in VALIDATION_DEFECTS:
+            (folder/c/'test'/kind).mkdir(parents=True); (folder/c/'ground_truth'/kind).mkdir(parents=True)
+            for s in held:
+                image, mask = synthetic_defect(read_image(s.path), kind, rng)
+                Image.fromarray((image * 255).round().astype(np.uint8)).save(folder/c/'test'/kind/f'{s.path.stem}.png')
+                Image.fromarray(mask.astype(np.uint8) * 255).save(folder/c/'ground_truth'/kind/f'{s.path.stem}_mask.png')
+    return folder

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_reproduce.ipynb #c04bf928
 from __future__ import annotations
-import ctypes, gc, math, os, re, tempfile, threading, time
+import ctypes, gc, math, os, re, tempfile, threading, time, warnings
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 
@@ -258,7 +258,7 @@ STUDY_KEYS = ('AUC-I', 'AUC-P', 'AP-P', 'PRO')
 
 @dataclass
 class Study:
-    "What a study measured: per variant one record per seed (metrics ×100, seconds to train), and the setting they share."
+    "What a study measured: per variant one record per seed (metrics ×100, seconds to fit; for a trained module its epochs' seconds, last loss and size), and the setting they share."
     name: str
     setting: dict
     runs: dict = field(default_factory=dict)       # variant → [record per seed]
@@ -284,6 +284,10 @@ class Study:
         rows = [{'variant': v, 'seeds': len(rs), **{k: self.cell(v, k, digits) for k in keys},
                  'train s': f"{np.mean([r['fit_s'] for r in rs]):.0f}"} for v, rs in self.runs.items()]
         return markdown_table(rows, ['variant', 'seeds', *keys, 'train s'])
+
+    def checkpoint(self, variant: str, seed: int = 0) -> Path:
+        "Where the run of a trained `variant` with `seed` is (while the study's work folder is kept): open it with `Run.open`."
+        return Path(self.setting['work'])/re.sub(r'\W+', '_', variant)/f'seed{seed}'/'checkpoint.pt'
 
     def save(self, folder=None) -> Path:
         "Record the study as results/<name>.json (with how it was made)."
@@ -323,7 +327,7 @@ def run_study(name: str, base: Config, variants: dict, seeds=(0,), rescore: dict
     run with each of `rescore` (a `ScoreConfig`, or a function of the detector that gives one). Runs go to `work`."""
     root, work, rescore = root or base.root, Path(work or tempfile.mkdtemp(prefix=f'hlgfa_{name}_')), rescore or {}
     _check_study(variants, seeds, rescore)
-    setting = dict(base=config_to_dict(base), root=str(root), seeds=list(seeds),
+    setting = dict(base=config_to_dict(base), root=str(root), seeds=list(seeds), work=str(work),
                    variants={v: None if c is None else {k: _plain(x) for k, x in c.items()} for v, c in variants.items()},
                    rescore={r: _plain(s) if not callable(s) else getattr(s, '__name__', 'a function') for r, s in rescore.items()})
     s = Study(name, setting)
@@ -331,9 +335,16 @@ def run_study(name: str, base: Config, variants: dict, seeds=(0,), rescore: dict
         first = next((v for v, c in variants.items() if c is not None), None)
         for v, changes in variants.items():
             cfg, t = override(base, seed=seed, **(changes or {})), time.perf_counter()
-            det = reference_detector(cfg, progress=False) if changes is None else Run.open(
-                fit(cfg, work/re.sub(r'\W+', '_', v)/f'seed{seed}', progress=False), cfg.device).detector
-            s.runs.setdefault(v, []).append(study_record(det, root, cfg.categories, seed=seed, fit_s=time.perf_counter() - t))
+            if changes is None: det, trained = reference_detector(cfg, progress=False), {}
+            else:
+                with warnings.catch_warnings():      # thresholds play no part in a study's threshold-free metrics
+                    warnings.filterwarnings('ignore', '.*normal images cannot set an image threshold')
+                    run = Run.open(fit(cfg, s.checkpoint(v, seed).parent, progress=False), cfg.device)
+                det, hist = run.detector, run.state['history']
+                trained = dict(train_s=sum(h['seconds'] for h in hist), loss=hist[-1]['total'])
+            trained['params'] = sum(p.numel() for p in det.module.parameters())
+            s.runs.setdefault(v, []).append(study_record(det, root, cfg.categories, seed=seed, fit_s=time.perf_counter() - t,
+                                                         **trained))
             if progress: print(f"{name}, seed {seed}: {v}: " + ', '.join(f"{k} {s.runs[v][-1][k]:.1f}" for k in STUDY_KEYS), flush=True)
             for r, score in rescore.items() if v == first else ():
                 s.runs.setdefault(r, []).append(study_record(det.with_score(score(det) if callable(score) else score), root,
