@@ -143,3 +143,14 @@ def test_a_study_that_would_collide_is_refused_before_training(synth):
                                            ({'a': {'seed': 3}}, (0,), None, "sets 'seed'"),
                                            ({'ref': None}, (0,), {'s': base.score}, 'needs a trained variant')]:
         with pytest.raises(ValueError, match=text): run_study('x', base, variants, seeds, rescore, progress=False)
+
+
+def test_a_run_or_a_predictor_is_taken_where_a_checkpoint_is(synth, tmp_path):
+    from hlgfa_nb.evaluate import evaluate
+    ckpt = fit(preset('cpu', synth, image_size=64, epochs=1, batch_size=4, categories=['weave']), tmp_path/'r',
+               progress=False)
+    r = Run.open(ckpt, 'cpu')
+    res = evaluate(r, examples=0, progress=False, log=True)                  # into the run's TensorBoard log
+    assert set(res.categories) == {'weave'} and any((tmp_path/'r'/'tensorboard').iterdir())
+    onnx = OnnxDetector(export_onnx(Predictor(r), tmp_path/'p.onnx', batch_size=2))
+    assert onnx.thresholds == r.thresholds and r.detector.channels_last         # the run's own detector untouched
