@@ -32,8 +32,8 @@ from .runs import (Config, Run, Thresholds, detector_of, amp_dtype, autocast, bu
 # %% auto #0
 __all__ = ['epoch_batches', 'rank_share', 'feature_bytes', 'backbone_features', 'FeatureCache', 'ImageCache', 'image_bytes',
            'tensorboard_log', 'Trainer', 'check_image_size', 'training_split', 'holdout_split', 'fit_feature_gaussian',
-           'calibrate', 'calibration_images', 'calibrate_run', 'fit_typicality', 'reference_detector', 'fit',
-           'fit_per_category', 'fit_multiprocess']
+           'calibrate', 'calibration_images', 'calibrate_run', 'training_statistics', 'fit_typicality',
+           'reference_detector', 'fit', 'fit_per_category', 'fit_multiprocess']
 
 # %% ../nbs/08b_train.ipynb #1826a61e
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, world: int = 1) -> list[torch.Tensor]:
@@ -526,12 +526,15 @@ def calibrate_run(run, normal=None, labelled=None, target_fpr: float | None = No
         run.store(calibration=asdict(th))
         return th
 
+def training_statistics(detector, cfg: Config, batch_size: int = 8, progress: bool = True) -> FeatureGaussian:
+    "The feature statistics of `detector` on `cfg`'s training images: those a module of `cfg` trains on, not the held-out ones."
+    return fit_feature_gaussian(detector, Pieces(training_split(cfg)[0]), batch_size, progress=progress)
+
 def fit_typicality(run, batch_size: int = 8, progress: bool = True) -> FeatureGaussian:
-    "Fit a trained run's (or checkpoint's) feature statistics on its training images (not the held-out ones), store them."
+    "Fit a trained run's (or checkpoint's) feature statistics on its training images and store them."
     with run_lock(_claimed(run)):
         run = _fresh(run)
-        train, _ = training_split(run.cfg)                     # the images the module trained on
-        g = fit_feature_gaussian(run.detector, Pieces(train), batch_size, progress=progress)
+        g = training_statistics(run.detector, run.cfg, batch_size, progress)
         run.store(typicality=g.state())                        # its detector is rebuilt with them when next asked for
         return g.cpu()
 
@@ -539,7 +542,7 @@ def reference_detector(cfg: Config, progress: bool = True) -> AnomalyDetector:
     """What a trained module must beat: `cfg`'s detector with a freshly initialised module and, if its score uses them,
     feature statistics fitted on its training images."""
     det = detector_of(cfg)
-    if cfg.score.typicality: det.typicality = fit_feature_gaussian(det, Pieces(training_split(cfg)[0]), progress=progress)
+    if cfg.score.typicality: det.typicality = training_statistics(det, cfg, progress=progress)
     return det
 
 # %% ../nbs/08b_train.ipynb #40e61df7
@@ -551,12 +554,11 @@ def _prepare_out(out_dir: Path):
         raise FileExistsError(f"{out_dir} holds files but no checkpoint.pt, so it is not a run of hlgfa_nb: choose a new "
                               "or empty folder (nothing in it is overwritten).")
 
-def _after_training(ckpt: Path, progress: bool):
+def _after_training(cfg: Config, ckpt: Path, progress: bool):
     "What a finished run still needs, on the run opened once: feature statistics if its score uses them, then thresholds."
-    run, fitted = Run.open(ckpt), {}
-    run = Run.open(run, run.cfg.device)
+    run, fitted = Run.open(ckpt, cfg.device), {}
     if run.cfg.score.typicality:
-        run.detector.typicality = fit_feature_gaussian(run.detector, Pieces(training_split(run.cfg)[0]), progress=progress)
+        run.detector.typicality = training_statistics(run.detector, run.cfg, progress=progress)
         fitted['typicality'] = run.detector.typicality.state()
     images, source = calibration_images(run)
     th = calibrate(run.detector, images, run.cfg.target_fpr, source=source, progress=progress)
@@ -591,7 +593,7 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
             if bad := [n for n, p in run.module.named_parameters() if not torch.isfinite(p).all()]:
                 raise FloatingPointError(f"training ended with NaN or infinite weights ({len(bad)} tensors, e.g. {bad[0]}): "
                                          f"the run diverged. Train again with a lower lr (now {cfg.lr:g}) in a new folder.")
-            _after_training(ckpt, progress)
+            _after_training(cfg, ckpt, progress)
     except BaseException:
         if new and not ckpt.is_file(): shutil.rmtree(out_dir, ignore_errors=True)   # a new run that saved nothing
         raise
