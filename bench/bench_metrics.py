@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from hlgfa_nb.evaluate import markdown_table
 from hlgfa_nb.metrics import METRIC_NAMES, MetricsConfig, PixelMetrics, compute_metrics
 from timing import best_seconds
 
@@ -69,9 +70,8 @@ def category_256(args):
     }
     res = {name: measure(f, args.repeat) for name, f in runs.items()}
     t0, p0, (sk_auc, sk_ap) = res['sklearn roc_auc + average_precision (pixel)']
-    print("\n| method | time (s) | × sklearn AUROC+AP time | peak (MB) | × sklearn peak |\n|---|---|---|---|---|")
-    for name, (t, p, _) in res.items():
-        print(f"| {name} | {t:.3f} | {t / t0:.3f} | {p:.0f} | {p / p0:.2f} |")
+    print('\n' + markdown_table([{'method': name, 'time (s)': f"{t:.3f}", '× sklearn AUROC+AP time': f"{t / t0:.3f}",
+                                  'peak (MB)': f"{p:.0f}", '× sklearn peak': f"{p / p0:.2f}"} for name, (t, p, _) in res.items()]))
     ours = res['ours: all seven, exact, one shot'][2]
     binned = res[f'ours: 4 pixel metrics, binned {args.bins}, batches of {args.batch}'][2]
     streamed = res[f'ours: 4 pixel metrics, exact, batches of {args.batch}'][2]
@@ -95,8 +95,7 @@ def category_640(args, n_categories=1, n_images=None, label=''):
     print(f"\n## {label or 'One category'} at 640 px: {n_categories} × {n_images} images, "
           f"{n_categories * n_images * 640 * 640 / 1e6:.0f} M pixels, batches of {args.batch}")
     batch_mb = args.batch * 640 * 640 * 5 / 2**20
-    print(f"\n| mode | metrics time (s) | peak (MB, incl. one {batch_mb:.0f} MB input batch) | max |binned − exact| |\n|---|---|---|---|")
-    out = {}
+    out, rows = {}, []
     for name, cfg in (('exact', MetricsConfig()), (f'binned {args.bins}', MetricsConfig(bins=args.bins, score_range=SCORE_RANGE))):
         rng = np.random.default_rng(1)
         spent, peak, results = 0., 0., []
@@ -120,7 +119,9 @@ def category_640(args, n_categories=1, n_images=None, label=''):
         tracemalloc.stop()
         out[name] = results
         err = '' if name == 'exact' else f"{max(abs(b[k] - e[k]) for b, e in zip(results, out['exact']) for k in e):.1e}"
-        print(f"| {name} | {spent:.1f} | {peak:.0f} | {err} |")
+        rows.append({'mode': name, 'metrics time (s)': spent, f'peak (MB, incl. one {batch_mb:.0f} MB input batch)': f"{peak:.0f}",
+                     'max abs(binned − exact)': err})
+    print('\n' + markdown_table(rows))
     print("  exact metrics (×100, first category): " + ', '.join(f"{k} {100 * v:.1f}" for k, v in out['exact'][0].items()))
 
 

@@ -23,6 +23,7 @@ import torch
 from hlgfa_nb.backbone import make_views, resize
 from hlgfa_nb.baselines import PatchCore, PatchCoreConfig, as_patches, nearest_distance, patch_features
 from hlgfa_nb.data import MVTecDataset, make_synthetic_mvtec
+from hlgfa_nb.evaluate import markdown_table
 from hlgfa_nb.runs import detector_of, preset
 from hlgfa_nb.results import save_result
 from hlgfa_nb.scoring import gaussian_smooth, image_score, score_maps
@@ -108,10 +109,9 @@ def main():
             hl = rows[0][2]
             print(f"\n{bb}: {per_image} patches per image; PatchCore fit on {a.train} images (coreset {a.coreset:g}): "
                   f"{fit_s:.1f} s")
-            print("| method | bank | ms/image | PatchCore ÷ HLGFA | parts (ms/image) |\n|---|---|---|---|---|")
-            for name, bank, ms, parts in rows:
-                ratio = '—' if name == 'HLGFA' else f"{ms / hl:.2f}×"
-                print(f"| {name} | {bank} | {ms:.1f} | {ratio} | " + ', '.join(f"{k} {v:.1f}" for k, v in parts.items()) + ' |')
+            print(markdown_table([{'method': name, 'bank': bank or None, 'ms/image': ms,
+                                   'PatchCore ÷ HLGFA': None if name == 'HLGFA' else f"{ms / hl:.2f}×",
+                                   'parts (ms/image)': ', '.join(f"{k} {v:.1f}" for k, v in parts.items())} for name, bank, ms, parts in rows]))
             print('recorded in', save_result(f'patchcore_speed_{bb}', dict(
                 backbone=bb, size=a.size, batch=a.batch, threads=a.threads, repeats=a.repeats, n_train=a.train,
                 coreset=a.coreset, bank_images=a.bank_images, patches_per_image=per_image, fit_s=fit_s,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hlgfa_nb.baselines import PatchCoreConfig
 from hlgfa_nb.data import MVTecDataset, magnetic_tile
-from hlgfa_nb.evaluate import TABLE3_COLUMNS
+from hlgfa_nb.evaluate import TABLE3_COLUMNS, markdown_table
 from hlgfa_nb.geometry import Pieces
 from hlgfa_nb.reproduce import reproduce
 from hlgfa_nb.results import save_result
@@ -60,16 +60,12 @@ def main():
     print(f"\n{root.name}: {base.backbone} (ImageNet), input {a.size} px, {a.epochs} epochs; tiles at scale {a.tile_scale:g}; "
           f"PatchCore coreset 10 % of at most {budget} patches; pixel metrics at "
           + ("each image's own size" if a.original else "each geometry's working size") + "\n")
-    print('| geometry / method | ' + ' | '.join(TABLE3_COLUMNS) + ' | fit s | inputs/image | images/s | peak MiB |')
-    print('|' + '---|' * (len(TABLE3_COLUMNS) + 5))
-    for name, r in rows.items():
-        print(f"| {name} | " + ' | '.join(f"{r['metrics'][k]:.1f}" for k in TABLE3_COLUMNS) +
-              f" | {r['fit_s']:.0f} | {r['inputs_per_image']:.1f} | {r['images_per_s']:.1f} | {r['peak_mb']:.0f} |")
+    print(markdown_table([{'geometry / method': name, **r['metrics'], 'fit s': f"{r['fit_s']:.0f}", 'inputs/image': r['inputs_per_image'],
+                           'images/s': r['images_per_s'], 'peak MiB': f"{r['peak_mb']:.0f}"} for name, r in rows.items()]))
     types = sorted({t for r in rows.values() for t in r['per_type']})
     if types:                                                  # categories of several defect types
-        print('\npixel AUROC per defect type\n\n| geometry / method | ' + ' | '.join(types) + ' |\n|' + '---|' * (len(types) + 1))
-        for name, r in rows.items():
-            print(f"| {name} | " + ' | '.join(f"{r['per_type'].get(t, float('nan')):.1f}" for t in types) + ' |')
+        print('\npixel AUROC per defect type\n\n' + markdown_table([{'geometry / method': name, **{t: r['per_type'].get(t) for t in types}}
+                                                                    for name, r in rows.items()]))
     print(f"\nfiles: {out}")
 
 

@@ -23,8 +23,8 @@ from .train import tensorboard_log
 
 # %% auto #0
 __all__ = ['MVTEC_TEXTURES', 'MVTEC_OBJECTS', 'TABLE3_COLUMNS', 'REPORT_FILES', 'CategoryResult', 'pick_examples', 'rates',
-           'evaluate_category', 'category_group', 'EvalResult', 'plot_examples', 'plot_methods', 'describe',
-           'report_folder', 'log_category', 'evaluate', 'write_report', 'evaluate_detector']
+           'evaluate_category', 'markdown_table', 'column_heads', 'category_group', 'EvalResult', 'plot_examples',
+           'plot_methods', 'describe', 'report_folder', 'log_category', 'evaluate', 'write_report', 'evaluate_detector']
 
 # %% ../nbs/09_evaluate.ipynb #b2872826
 @dataclass
@@ -120,6 +120,17 @@ MVTEC_OBJECTS = ('bottle', 'cable', 'capsule', 'hazelnut', 'metal_nut', 'pill', 
                  'zipper')
 TABLE3_COLUMNS = ('AUC-I', 'AP-I', 'F1-I', 'AUC-P', 'AP-P', 'PRO', 'F1-P')
 
+def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: int = 1) -> str:
+    "`rows` (dicts) as a Markdown table: the book's one table writer. Numbers with `digits` decimals, missing as –, NaN as n/a."
+    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
+    cell = lambda v: '–' if v is None else ('n/a' if v != v else f"{v:.{digits}f}") if isinstance(v, (float, np.floating)) else str(v)
+    lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
+    return '\n'.join(lines + ['| ' + ' | '.join(cell(r.get(c)) for c in columns) + ' |' for r in rows])
+
+def column_heads(keys=TABLE3_COLUMNS) -> dict[str, str]:
+    "Table 3's column heads of metric keys: PRO is written PRO-P."
+    return {k: 'PRO-P' if k == 'PRO' else k for k in keys}
+
 def category_group(name: str) -> str:
     "'Textures' or 'Objects' for MVTec AD categories (Table 3's grouping), '' otherwise."
     return 'Textures' if name in MVTEC_TEXTURES else 'Objects' if name in MVTEC_OBJECTS else ''
@@ -146,17 +157,12 @@ class EvalResult:
 
     def to_markdown(self, digits: int = 1) -> str:
         "The table in Table 3's layout (×100)."
-        grouped = any(g for g, _, _ in self.rows())
-        head = (['', 'Category'] if grouped else ['Category']) + [('PRO-P' if c == 'PRO' else c) for c in TABLE3_COLUMNS]
-        lines = ([f"**{self.title}**", ''] if self.title else []) + ['| ' + ' | '.join(head) + ' |',
-                                                                     '|' + '---|' * len(head)]
-        last = None
+        grouped, heads, rows, last = any(g for g, _, _ in self.rows()), column_heads(), [], None
         for g, c, m in self.rows():
-            lead = ([g if g != last else ''] if grouped else []) + [f"**{c}**" if c == 'Average' else c]
-            last = g
-            lines.append('| ' + ' | '.join(lead + [f"{100 * m[k]:.{digits}f}" if m[k] == m[k] else 'n/a'
-                                                   for k in TABLE3_COLUMNS]) + ' |')
-        lines += self._per_type_lines(digits) + self._at_threshold_lines()
+            rows.append({'': g if g != last else '', 'Category': f"**{c}**" if c == 'Average' else c,
+                         **{heads[k]: 100 * m[k] for k in TABLE3_COLUMNS}}); last = g
+        table = markdown_table(rows, ([''] if grouped else []) + ['Category', *heads.values()], digits)
+        lines = ([f"**{self.title}**", ''] if self.title else []) + [table] + self._per_type_lines(digits) + self._at_threshold_lines()
         lines += [''] + [f"Not evaluated: {c}: {why}" for c, why in self.failed.items()] if self.failed else []
         return '\n'.join(lines) + '\n'
 
@@ -179,13 +185,11 @@ class EvalResult:
 @patch
 def _per_type_lines(self: EvalResult, digits: int = 1) -> list[str]:
     "Each category's defect types, each against the category's good images (×100)."
-    rows = [(c, t, m) for c, r in self.categories.items() for t, m in (r.per_type or {}).items()]
+    heads = column_heads()
+    rows = [{'Category': c, 'Defect type': t, **{heads[k]: 100 * m[k] for k in TABLE3_COLUMNS}}
+            for c, r in self.categories.items() for t, m in (r.per_type or {}).items()]
     if not rows: return []
-    cell = lambda v: 'n/a' if v != v else f"{100 * v:.{digits}f}"
-    return (['', "**Per defect type** (each type's images against the category's good images)", '',
-             '| Category | Defect type | ' + ' | '.join('PRO-P' if k == 'PRO' else k for k in TABLE3_COLUMNS) + ' |',
-             '|' + '---|' * (2 + len(TABLE3_COLUMNS))]
-            + ['| ' + ' | '.join([c, t] + [cell(m[k]) for k in TABLE3_COLUMNS]) + ' |' for c, t, m in rows])
+    return ['', "**Per defect type** (each type's images against the category's good images)", '', markdown_table(rows, digits=digits)]
 
 @patch
 def write_per_type_csv(self: EvalResult, path) -> Path:
@@ -199,17 +203,13 @@ def write_per_type_csv(self: EvalResult, path) -> Path:
 @patch
 def _at_threshold_lines(self: EvalResult) -> list[str]:
     "The decisions at the stored thresholds, per category (×100), if the detector had them."
-    rows = [(c, r.at_threshold) for c, r in self.categories.items() if r.at_threshold]
+    pct = lambda v: float('nan') if v is None else 100 * v
+    rows = [{'Category': c, **{f"{k} ({lvl[0].upper()})": pct(a[lvl][k]) for lvl in ('image', 'pixel') for k in ('precision', 'recall', 'F1', 'FPR')},
+             'FPR (P, good images)': pct(a['good_pixels']['FPR']), 'target FPR': pct(a.get('target_fpr'))}
+            for c, a in ((c, r.at_threshold) for c, r in self.categories.items()) if a]
     if not rows: return []
-    keys = [(lvl, k) for lvl in ('image', 'pixel') for k in ('precision', 'recall', 'F1', 'FPR')]
-    cell = lambda v: 'n/a' if v is None or v != v else f"{100 * v:.1f}"
-    return (['', '**At the stored thresholds** (decisions a line would make; FPR (P) counts every normal pixel, also those '
-             "beside a defect; the thresholds' promise is the FPR of good images, beside its target)", '',
-             '| Category | ' + ' | '.join(f"{k} ({lvl[0].upper()})" for lvl, k in keys) + ' | FPR (P, good images) | target FPR |',
-             '|' + '---|' * (3 + len(keys))]
-            + ['| ' + ' | '.join([c] + [cell(a[lvl][k]) for lvl, k in keys] + [cell(a['good_pixels']['FPR']),
-                                                                               cell(a.get('target_fpr'))]) + ' |'
-               for c, a in rows])
+    return ['', '**At the stored thresholds** (decisions a line would make; FPR (P) counts every normal pixel, also those '
+            "beside a defect; the thresholds' promise is the FPR of good images, beside its target)", '', markdown_table(rows)]
 
 # %% ../nbs/09_evaluate.ipynb #76d45839
 def plot_examples(results, per_category: int | None = None, size: float = 2.0):

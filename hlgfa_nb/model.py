@@ -13,7 +13,8 @@ from torch import nn
 from .backbone import resize
 
 # %% auto #0
-__all__ = ['ModelConfig', 'StructurePrior', 'DetailPrior', 'FiLM', 'GatedResidual', 'HLGFAOutput', 'StageGuidance', 'HLGFA']
+__all__ = ['CAPACITY_LADDER', 'ModelConfig', 'StructurePrior', 'DetailPrior', 'FiLM', 'GatedResidual', 'HLGFAOutput',
+           'StageGuidance', 'HLGFA']
 
 # %% ../nbs/03_guidance.ipynb #3572f770
 @dataclass
@@ -166,3 +167,18 @@ class HLGFA(nn.Module):
 
     def extra_repr(self):
         return f"channels={self.channels}, structure_from={self.structure_from}, detail_from={self.detail_from}"
+
+# %% ../nbs/03_guidance.ipynb #47c9cab7
+CAPACITY_LADDER = {  # the copy-trap study's rungs: None is the untrained module
+    'untrained module (= raw HR–LR discrepancy)': None,
+    'no guidance (g = 0)': ModelConfig(structure=False, detail_dim=0),
+    'detail 8 only (no structure)': ModelConfig(structure=False),
+    'structure only (detail 0)': ModelConfig(detail_dim=0),
+    'structure + detail 8': ModelConfig(detail_dim=8),
+    'structure + detail 32': ModelConfig(detail_dim=32),
+    'structure + detail full': ModelConfig(detail_dim=None),
+    'structure + detail 8, no gate': ModelConfig(gate=False),
+    'structure + detail full, no gate': ModelConfig(detail_dim=None, gate=False),
+    'copy-prone: detail from stage s, full, hidden ×1, no gate':
+        ModelConfig(detail_source='same', detail_dim=None, hidden_ratio=1.0, gate=False),
+}

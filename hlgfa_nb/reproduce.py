@@ -15,9 +15,9 @@ from .data import MVTecDataset, as_categories, select_categories
 from .geometry import Pieces
 from .losses import LossConfig, LOSS_PRESETS
 from .runs import Config, Run, config_to_dict, geometry_of, override, preset
-from .results import load_result, markdown_table, save_result
+from .results import load_result, save_result
 from .train import fit, reference_detector
-from .evaluate import EvalResult, TABLE3_COLUMNS, describe, evaluate_detector
+from .evaluate import EvalResult, TABLE3_COLUMNS, column_heads, describe, evaluate_detector, markdown_table
 from .baselines import PatchCore, PatchCoreConfig
 
 # %% auto #0
@@ -176,21 +176,17 @@ class Reproduction:
 
     def to_markdown(self, digits: int = 1) -> str:
         "Per category and on average, the seven metrics of both methods and the paper's Table 3 beside them; then speed."
-        head = ['Category', 'Method', *[('PRO-P' if k == 'PRO' else k) for k in TABLE3_COLUMNS]]
-        lines = [f"**{self.setting}**", '', '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-        last = None
+        heads, rows, last = column_heads(), [], None
         for c, src, m in self.rows():
-            cells = [f"{m[k]:.{digits}f}" for k in TABLE3_COLUMNS] if m else ['—'] * len(TABLE3_COLUMNS)
-            name = ('**Average**' if c == 'Average' else c) if c != last else ''
-            lines.append('| ' + ' | '.join([name, src, *cells]) + ' |'); last = c
-        lines += ['', '| Method | fit (s) | inference (images/s) | peak inference memory (MiB) | stored state (MiB) |',
-                  '|---|---|---|---|---|']
-        for m in METHODS:
-            s = self.speed[m]
-            lines.append(f"| {m} | {s['fit_s']:.1f} | {s['images_per_s']:.1f} | {s['peak_mb']:.0f} | {s['state_mb']:.2f} |")
+            rows.append({'Category': ('**Average**' if c == 'Average' else c) if c != last else '', 'Method': src,
+                         **{heads[k]: m[k] if m else None for k in TABLE3_COLUMNS}}); last = c
+        speed = [{'Method': m, 'fit (s)': s['fit_s'], 'inference (images/s)': s['images_per_s'],
+                  'peak inference memory (MiB)': f"{s['peak_mb']:.0f}", 'stored state (MiB)': f"{s['state_mb']:.2f}"}
+                 for m, s in self.speed.items()]
         ratio = self.speed['HLGFA']['images_per_s'] / self.speed['PatchCore']['images_per_s']
-        lines += ['', f"HLGFA / PatchCore inference throughput: {ratio:.2f}×"]
-        return '\n'.join(lines) + '\n'
+        return '\n'.join([f"**{self.setting}**", '', markdown_table(rows, digits=digits), '', markdown_table(speed), '',
+                          f"HLGFA / PatchCore inference throughput: {ratio:.2f}×"]) + '\n'
+
 
 # %% ../nbs/13_reproduce.ipynb #be6ad4ab
 def _setting(cfg: Config, pc: PatchCoreConfig, device) -> str:
@@ -347,8 +343,9 @@ def run_study(name: str, base: Config, variants: dict, seeds=(0,), rescore: dict
                                                          **trained))
             if progress: print(f"{name}, seed {seed}: {v}: " + ', '.join(f"{k} {s.runs[v][-1][k]:.1f}" for k in STUDY_KEYS), flush=True)
             for r, score in rescore.items() if v == first else ():
-                s.runs.setdefault(r, []).append(study_record(det.with_score(score(det) if callable(score) else score), root,
-                                                             cfg.categories, seed=seed, fit_s=0.))
+                score = score(det) if callable(score) else score              # recorded: a function's τ differs per seed
+                s.runs.setdefault(r, []).append(study_record(det.with_score(score), root, cfg.categories, seed=seed,
+                                                             fit_s=0., score=asdict(score)))
     return s
 
 # %% ../nbs/13_reproduce.ipynb #358a9dc0
@@ -363,14 +360,12 @@ class Ablation:
 
     def to_markdown(self, digits: int = 1) -> str:
         "Table 2's layout: the loss terms used, then AUROC-I, AP-I, AUROC-P, AP-P, PRO-P, measured and from the paper."
-        head = ['Cos', 'JS', 'Gram', 'L1', 'source', 'AUROC-I', 'AP-I', 'AUROC-P', 'AP-P', 'PRO-P']
-        lines = [f"**{self.setting}**", '', '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+        heads, rows = dict(zip(TABLE2_COLUMNS, ('AUROC-I', 'AP-I', 'AUROC-P', 'AP-P', 'PRO-P'))), []
         for p in self.results:
-            w = LOSS_PRESETS[p]
-            marks = ['✓'] + ['✓' if w[k] else '' for k in ('js', 'gram', 'l1')]
-            lines.append('| ' + ' | '.join(marks + ['here'] + [self.study.cell(p, k, digits) for k in TABLE2_COLUMNS]) + ' |')
-            lines.append('| ' + ' | '.join([''] * 4 + ['paper'] + [f"{PAPER_TABLE2[p][k]:.1f}" for k in TABLE2_COLUMNS]) + ' |')
-        return '\n'.join(lines) + '\n'
+            terms = {'Cos': '✓', **{t: '✓' if LOSS_PRESETS[p][k] else '' for t, k in (('JS', 'js'), ('Gram', 'gram'), ('L1', 'l1'))}}
+            rows += [{**terms, 'source': 'here', **{heads[k]: self.study.cell(p, k, digits) for k in TABLE2_COLUMNS}},
+                     {**dict.fromkeys(terms, ''), 'source': 'paper', **{heads[k]: f"{PAPER_TABLE2[p][k]:.1f}" for k in TABLE2_COLUMNS}}]
+        return f"**{self.setting}**\n\n" + markdown_table(rows, ['Cos', 'JS', 'Gram', 'L1', 'source', *heads.values()], digits) + '\n'
 
 def loss_ablation(root, categories=None, cfg: Config | None = None, presets=tuple(LOSS_PRESETS), seeds=(0,),
                   out_dir=None, progress: bool = False) -> Ablation:

@@ -12,7 +12,7 @@ import hlgfa_nb
 
 
 # %% auto #0
-__all__ = ['results_dir', 'save_result', 'load_result', 'markdown_table', 'quoted_numbers', 'check_quoted']
+__all__ = ['results_dir', 'save_result', 'load_result', 'quoted_numbers', 'check_quoted']
 
 # %% ../nbs/17_results.ipynb #37546405
 def results_dir() -> Path:
@@ -47,13 +47,6 @@ def load_result(name: str, folder=None) -> dict:
     record = json.loads(path.read_text())
     data = record.pop('data')
     return {**data, '_made': record} if isinstance(data, dict) else {'rows': data, '_made': record}
-
-def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: int = 1) -> str:
-    "`rows` (dicts) as a Markdown table; numbers with `digits` decimals, missing values as –."
-    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
-    cell = lambda v: '–' if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-    lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
-    return '\n'.join(lines + ['| ' + ' | '.join(cell(r.get(c)) for c in columns) + ' |' for r in rows])
 
 
 # %% ../nbs/17_results.ipynb #7e6931e0

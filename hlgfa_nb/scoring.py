@@ -12,15 +12,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader
 
 from .backbone import FrozenBackbone, make_views, resize
+from .data import MVTecDataset
 from .geometry import Geometry, blended_maps
 from .model import HLGFA, HLGFAOutput
 
 # %% auto #0
-__all__ = ['ScoreConfig', 'stage_distances', 'to_image', 'neighbourhood_mean', 'structural_consistency', 'reliability_weight',
-           'blur_matrix', 'gaussian_smooth', 'image_score', 'ScoreMaps', 'combine_maps', 'score_maps', 'anomaly_map',
-           'Prediction', 'Detector', 'AnomalyDetector', 'score_images', 'FeatureGaussian', 'calibrate_tau']
+__all__ = ['REFERENCE', 'ScoreConfig', 'stage_distances', 'to_image', 'neighbourhood_mean', 'structural_consistency',
+           'reliability_weight', 'blur_matrix', 'gaussian_smooth', 'image_score', 'ScoreMaps', 'combine_maps',
+           'score_maps', 'anomaly_map', 'Prediction', 'Detector', 'AnomalyDetector', 'score_images', 'FeatureGaussian',
+           'calibrate_tau', 'scoring_variants', 'sims_and_masks']
 
 # %% ../nbs/04_scoring.ipynb #7af46281
 @dataclass
@@ -281,3 +284,30 @@ def calibrate_tau(detector: AnomalyDetector, images, q: float = 0.05) -> ScoreCo
     sims = [probe.predict(x).sim.flatten().float().cpu() for x in batches]
     if not sims: raise ValueError("calibrate_tau got no images: pass a batch or an iterable of batches of normal images")
     return replace(detector.score, reliability=True, combine='mean', tau=float(np.quantile(torch.cat(sims).numpy(), q)))
+
+# %% ../nbs/04_scoring.ipynb #eef13ddd
+REFERENCE = 'reference: the defaults (l2_normalized, σ = 4, max, no Eq. 8)'
+
+def scoring_variants(root, batch_size: int = 16) -> dict:
+    "The scoring study's variants, each one change from a trained detector's own `score`: functions of the detector; Eq. 8's τ at quantiles of the Eq. 7 sims of `root`'s training images."
+    change = lambda **kw: lambda det: replace(det.score, **kw)
+    def eq8(q, **kw):
+        def at(det):                                # τ from the sims of the neighbourhood it weights with
+            probe = det.with_score(replace(det.score, neighbourhood=kw.get('neighbourhood', det.score.neighbourhood)))
+            return replace(calibrate_tau(probe, DataLoader(MVTecDataset(root, 'train', size=det.geometry), batch_size), q), **kw)
+        return at
+    return {'distance l2 (raw features)': change(distance='l2'), 'σ = 0 (no smoothing)': change(sigma=0.),
+            'σ = 2': change(sigma=2.), 'σ = 8': change(sigma=8.),
+            'image score: top 1 % mean': change(image_score='topk', topk=0.01),
+            'image score: top 5 % mean': change(image_score='topk', topk=0.05),
+            'Eq. 8, τ at q1 %': eq8(0.01), 'Eq. 8, τ at q5 %': eq8(0.05), 'Eq. 8, τ at q50 %': eq8(0.5),
+            'Eq. 8, τ at q5 %, δ = 0.02': eq8(0.05, delta=0.02), 'Eq. 8, τ at q5 %, δ = 0.2': eq8(0.05, delta=0.2),
+            'Eq. 8, τ at q5 %, k = 5': eq8(0.05, neighbourhood=5),
+            'Eq. 8, τ at q5 %, per stage': eq8(0.05, combine='per_stage')}
+
+@torch.inference_mode()
+def sims_and_masks(detector: AnomalyDetector, dataset, batch_size: int = 16):
+    "Eq. 7 sims (mean over stages, at the image size) and masks of every image of `dataset`, as `detector` computes them."
+    probe = detector.with_score(replace(detector.score, reliability=True, combine='mean'))
+    parts = [(probe.predict(b['image']).sim, b['mask'][:, 0]) for b in DataLoader(dataset, batch_size=batch_size)]
+    return torch.cat([s for s, _ in parts]), torch.cat([m for _, m in parts])

@@ -66,7 +66,7 @@ def feature_response(f: torch.Tensor) -> torch.Tensor:
 
 def plot_cross_resolution(images, masks, backbone: FrozenBackbone, stage: int = 1, lr_scale: float = 0.5,
                           titles=None):
-    "Fig. 1-style grid: image, HR response, up-sampled LR response, and 1-cos discrepancy for each image."
+    "Fig. 1-style grid: image, HR response, up-sampled LR response, and 1-cos discrepancy for each image, at stage s = `stage` + 1 (an index into `backbone.stages`)."
     xh, xl = make_views(images, lr_scale)
     fh, fl = backbone(xh)[stage], backbone(xl)[stage]
     rh, rl = feature_response(fh), feature_response(resize(fl, fh.shape[-2:]))
@@ -75,7 +75,7 @@ def plot_cross_resolution(images, masks, backbone: FrozenBackbone, stage: int = 
     fig, axs = plt.subplots(n, 4, figsize=(9, 2.3 * n), squeeze=False)
     for i in range(n):
         vmax = max(rh[i].max(), rl[i].max()).item()
-        heads = ['image (mask in red)', f'HR response, stage {backbone.stages[stage]}',
+        heads = ['image (mask in red)', f'HR response, stage s = {stage + 1}',
                  f'LR response (×{lr_scale}, up-sampled)', '1 − cos(HR, LR)'] if i == 0 else [''] * 4
         show(axs[i, 0], images[i], heads[0]); outline(axs[i, 0], masks[i])
         show(axs[i, 1], rh[i], heads[1], vmin=0, vmax=vmax, cmap='viridis')

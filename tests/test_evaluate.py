@@ -53,3 +53,9 @@ def test_untrained_detector_and_per_category(synth, tmp_path):
     assert sorted(res.categories) == ['washer', 'weave']
     with pytest.raises(ValueError, match='no checkpoint for categories'):
         evaluate({'weave': per['weave']}, categories='washer', progress=False)
+
+
+def test_markdown_table_formats_every_float_alike():
+    from hlgfa_nb.evaluate import markdown_table
+    table = markdown_table([{'a': np.float32(97.125), 'b': float('nan'), 'c': None, 'd': 3, 'e': 'x'}], digits=1)
+    assert table.splitlines()[-1] == '| 97.1 | n/a | – | 3 | x |'

@@ -164,3 +164,18 @@ def test_calibrate_tau_places_tau_at_the_quantile():
     assert cal.reliability and cal.sigma == 2.0 and cal.delta == det.score.delta and not det.score.reliability
     with pytest.raises(ValueError, match='no images'): calibrate_tau(det, [])
     with pytest.raises(ValueError, match='quantile'): calibrate_tau(det, train, q=0)
+
+
+def test_scoring_variants_place_tau_from_the_sims_they_weight_with(run, synth):
+    from dataclasses import replace
+    from torch.utils.data import DataLoader
+    from hlgfa_nb.data import MVTecDataset
+    from hlgfa_nb.runs import Run
+    from hlgfa_nb.scoring import scoring_variants
+    det = Run.open(run, 'cpu').detector
+    variants = scoring_variants(synth)
+    train = DataLoader(MVTecDataset(synth, 'train', size=det.geometry), batch_size=16)
+    k5 = variants['Eq. 8, τ at q5 %, k = 5'](det)
+    assert (k5.reliability, k5.neighbourhood) == (True, 5)
+    assert k5.tau == calibrate_tau(det.with_score(replace(det.score, neighbourhood=5)), train, 0.05).tau
+    assert variants['σ = 8'](det) == replace(det.score, sigma=8.)
