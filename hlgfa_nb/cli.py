@@ -132,8 +132,20 @@ def _base_config(out: Path, preset: str, config, resume: bool):
     if resume and (out/'config.json').is_file(): return runs.load_config(out/'config.json')
     return runs.preset(preset)
 
+def _with_chosen_scoring(cfg, not_new: bool, progress: bool):
+    "`cfg` with the typicality weight and border margin chosen on validation images made from its normal training images."
+    import tempfile
+    from dataclasses import replace
+    from hlgfa_nb.reproduce import choose_scoring
+    if cfg.root is None or not_new:
+        raise ValueError("--choose-scoring needs --data in MVTec AD layout, one model for all categories and a new run.")
+    with tempfile.TemporaryDirectory(prefix='hlgfa_choose_') as work: score, study = choose_scoring(cfg, work, progress=progress)
+    print(study.to_markdown(('AUC-I', 'AUC-P')) + f"\nchosen on validation images made from the normal training images: "
+          f"{study.setting['chosen']}")
+    return replace(cfg, score=score)
+
 def train(data=None, out='hlgfa_run', preset='cpu', config=None, categories=None, per_category=False, resume=False,
-          normal=None, progress=True, **overrides) -> Path:
+          normal=None, choose_scoring=False, progress=True, **overrides) -> Path:
     "Train on `data` (or the `normal` images) into `out` (see `hlgfa train --help`); returns the checkpoint (or the per-category folder)."
     from hlgfa_nb import train as T
     from hlgfa_nb.runs import override
@@ -150,6 +162,7 @@ def train(data=None, out='hlgfa_run', preset='cpu', config=None, categories=None
             raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
         cfg = base if data is None else replace(base, root=str(data), categories=tuple(categories) if categories else base.categories)
     cfg = override(cfg, **overrides)
+    if choose_scoring: cfg = _with_chosen_scoring(cfg, per_category or resume, progress)
     print(f"training {cfg.backbone} (weights: {cfg.weights or 'random init'}), {cfg.image_size} px, {cfg.epochs} epochs, "
           f"batch {cfg.batch_size}, augmentation {'on' if cfg.augment else 'off'} → {out}")
     if per_category:
@@ -309,6 +322,9 @@ def _add_train(sub, fmt):
     t.add_argument('--config', help='a config.json of an earlier run, instead of a preset')
     t.add_argument('--categories', nargs='+', help='categories to train on (default: all under --data)')
     t.add_argument('--per-category', action='store_true', help='one model per category (default: one model for all)')
+    t.add_argument('--choose-scoring', action='store_true', help="first choose the feature-typicality weight and the border "
+                   "margin (chapter 15; they replace --typicality and --margin) on validation images made from the normal "
+                   "training images alone: one extra training on 80 %% of them")
     t.add_argument('--resume', action='store_true', help="continue the run saved in --out, with its config.json (flags "
                    "given override it; --epochs may grow)")
     add_config_options(t)

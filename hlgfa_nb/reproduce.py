@@ -19,12 +19,14 @@ from .results import load_result, save_result
 from .train import fit, reference_detector
 from .evaluate import EvalResult, TABLE3_COLUMNS, column_heads, describe, evaluate_detector, markdown_table
 from .baselines import PatchCore, PatchCoreConfig
+from .limits import validation_set
+from .scoring import ScoreConfig
 
 # %% auto #0
 __all__ = ['PAPER_SOURCE', 'TABLE1_COLUMNS', 'TABLE1_METHODS', 'TABLE2_COLUMNS', 'PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3',
-           'METHODS', 'STUDY_KEYS', 'paper_mean_gaps', 'peak_memory_mb', 'inference_throughput', 'state_mb',
-           'Reproduction', 'patchcore_config', 'patchcore_like', 'new_folder', 'reproduce', 'Study', 'study_record',
-           'run_study', 'Ablation', 'loss_ablation']
+           'METHODS', 'STUDY_KEYS', 'REMEDY_GRID', 'paper_mean_gaps', 'peak_memory_mb', 'inference_throughput',
+           'state_mb', 'Reproduction', 'patchcore_config', 'patchcore_like', 'new_folder', 'reproduce', 'Study',
+           'study_record', 'run_study', 'choose_scoring', 'Ablation', 'loss_ablation']
 
 # %% ../nbs/13_reproduce.ipynb #afa505d8
 PAPER_SOURCE = ("H. Zhou, Y. Gao, Y. Du, X. Zheng (Innolight Technology Research Institute), \"HLGFA: High-Low Resolution "
@@ -347,6 +349,20 @@ def run_study(name: str, base: Config, variants: dict, seeds=(0,), rescore: dict
                 s.runs.setdefault(r, []).append(study_record(det.with_score(score), root, cfg.categories, seed=seed,
                                                              fit_s=0., score=asdict(score)))
     return s
+
+# %% ../nbs/13_reproduce.ipynb #choose_cd
+REMEDY_GRID = {f"λ {lam:g}, margin {m}": dict(typicality=float(lam), margin=m) for lam in (0, 0.5, 1, 2) for m in (0, 16)}
+
+def choose_scoring(cfg: Config, work, grid: dict = REMEDY_GRID, share: float = 0.2, seed: int = 0,
+                   progress: bool = False) -> tuple[ScoreConfig, Study]:
+    "`cfg.score` with the setting of `grid` (typicality weight, border margin) that scores best on a validation set made from `cfg`'s normal training images only; and that study."
+    val = validation_set(cfg.root, Path(work)/'validation', share, seed, cfg.categories)
+    base = override(replace(cfg, root=str(val)), **{'score.typicality': 1.0})      # trained once, with feature statistics
+    study = run_study('choose_scoring', base, {'trained with feature statistics': {}}, (cfg.seed,),
+                      rescore={k: replace(base.score, **v) for k, v in grid.items()}, work=Path(work)/'runs', progress=progress)
+    quality = lambda k: (study.values(k, 'AUC-I').mean() + study.values(k, 'AUC-P').mean()) / 2
+    study.setting.update(chosen=max(grid, key=quality), share=share, split_seed=seed)
+    return replace(cfg.score, **grid[study.setting['chosen']]), study
 
 # %% ../nbs/13_reproduce.ipynb #358a9dc0
 @dataclass

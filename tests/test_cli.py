@@ -84,3 +84,17 @@ def test_demo_with_a_rectangular_size_or_the_typicality_term(flags, tmp_path, ca
     "The untrained reference gets the run's geometry and, with the typicality term, its own feature statistics."
     code, out, err = run(['demo', '--out', str(tmp_path/'d'), '--epochs', '1', '--n-train', '4', *flags], capsys)
     assert code == 0 and 'untrained → trained' in out, err
+
+
+def test_train_chooses_its_scoring_on_normal_images(demo_dir, tmp_path, capsys):
+    from hlgfa_nb.reproduce import REMEDY_GRID
+    from hlgfa_nb.runs import Run
+    data = demo_dir/'data'/'synthetic_64'
+    code, out, _ = run(['train', '--data', str(data), '--out', str(tmp_path/'r'), '--size', '64', '--epochs', '1',
+                        '--categories', 'weave', '--choose-scoring'], capsys)
+    chosen = out.split('chosen on validation images made from the normal training images: ')[1].split('\n')[0]
+    score = Run.open(tmp_path/'r'/'checkpoint.pt').cfg.score
+    assert code == 0 and (score.typicality, score.margin) == tuple(REMEDY_GRID[chosen].values())
+    code, _, err = run(['train', '--data', str(data), '--out', str(tmp_path/'p'), '--size', '64', '--epochs', '1',
+                        '--per-category', '--choose-scoring'], capsys)
+    assert code != 0 and 'one model for all categories' in err
