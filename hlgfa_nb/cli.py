@@ -132,17 +132,25 @@ def _base_config(out: Path, preset: str, config, resume: bool):
     if resume and (out/'config.json').is_file(): return runs.load_config(out/'config.json')
     return runs.preset(preset)
 
-def _with_chosen_scoring(cfg, not_new: bool, progress: bool):
-    "`cfg` with the typicality weight and border margin chosen on validation images made from its normal training images."
-    import tempfile
+def _with_chosen_scoring(cfg, out: Path, overrides: dict, per_category: bool, resume: bool, progress: bool):
+    "`cfg` with the typicality weight and border margin chosen on validation images made from its normal training images; the study."
     from dataclasses import replace
-    from hlgfa_nb.reproduce import choose_scoring
-    if cfg.root is None or not_new:
-        raise ValueError("--choose-scoring needs --data in MVTec AD layout, one model for all categories and a new run.")
+    from hlgfa_nb.evaluate import markdown_table
+    from hlgfa_nb.reproduce import REMEDY_GRID, choose_scoring
+    for bad, why in ((cfg.root is None, "--data in MVTec AD layout (not --normal)"), (per_category, "one model for all categories (not --per-category)"),
+                     (resume, "a new run (a resumed one keeps its chosen scoring)"),
+                     ({'score.typicality', 'score.margin'} & set(overrides), "no --typicality or --margin (it chooses them)"),
+                     (out.exists() and any(out.iterdir()), f"a new or empty --out ({out} is not)")):
+        if bad: raise ValueError(f"--choose-scoring needs {why}.")
+    print(f"choosing the scoring: training once on 80 % of the normal training images, scoring the rest with synthetic "
+          f"defects under {len(REMEDY_GRID)} settings", flush=True)
     with tempfile.TemporaryDirectory(prefix='hlgfa_choose_') as work: score, study = choose_scoring(cfg, work, progress=progress)
-    print(study.to_markdown(('AUC-I', 'AUC-P')) + f"\nchosen on validation images made from the normal training images: "
-          f"{study.setting['chosen']}")
-    return replace(cfg, score=score)
+    q, chosen = study.setting['quality'], study.setting['chosen']
+    rows = [{'typicality': g['typicality'], 'margin': g['margin'], 'AUC-I': study.values(k, 'AUC-I').mean(),
+             'AUC-P': study.values(k, 'AUC-P').mean(), 'mean': q[k], '': '← chosen' if k == chosen else ''}
+            for k, g in REMEDY_GRID.items()]
+    print(markdown_table(rows) + f"\nchosen on validation images made from the normal training images: {chosen}")
+    return replace(cfg, score=score), study
 
 def train(data=None, out='hlgfa_run', preset='cpu', config=None, categories=None, per_category=False, resume=False,
           normal=None, choose_scoring=False, progress=True, **overrides) -> Path:
@@ -162,14 +170,17 @@ def train(data=None, out='hlgfa_run', preset='cpu', config=None, categories=None
             raise FileNotFoundError(f"--data {data}: no such folder (expected MVTec AD layout).")
         cfg = base if data is None else replace(base, root=str(data), categories=tuple(categories) if categories else base.categories)
     cfg = override(cfg, **overrides)
-    if choose_scoring: cfg = _with_chosen_scoring(cfg, per_category or resume, progress)
+    if choose_scoring: cfg, choice = _with_chosen_scoring(cfg, Path(out), overrides, per_category, resume, progress)
     print(f"training {cfg.backbone} (weights: {cfg.weights or 'random init'}), {cfg.image_size} px, {cfg.epochs} epochs, "
           f"batch {cfg.batch_size}, augmentation {'on' if cfg.augment else 'off'} → {out}")
     if per_category:
         paths = T.fit_per_category(cfg, out, resume=resume, progress=progress)
         print(f"wrote {len(paths)} checkpoints under {out}"); return Path(out)
     ckpt = T.fit(cfg, out, resume=resume, progress=progress)
-    print(f"wrote {ckpt}"); return ckpt
+    if choose_scoring:
+        from hlgfa_nb.results import save_result
+        save_result('choose_scoring', dict(setting=choice.setting, runs=choice.runs), out)
+    print(f"wrote {ckpt}" + (f" and {Path(out)/'choose_scoring.json'}" if choose_scoring else '')); return ckpt
 
 def find_checkpoints(path):
     "A checkpoint file, a run folder's checkpoint.pt, or {category: checkpoint} of a per-category run folder."
@@ -451,7 +462,7 @@ def _interrupted(cmd: str, argv: list[str], args: dict) -> str:
     ckpt = Path(args['out'])/'checkpoint.pt'
     if not ckpt.is_file(): return f"hlgfa train: interrupted before the first checkpoint; nothing was kept in {args['out']}."
     state = Run.open(ckpt).state
-    again = shlex.join(['hlgfa', *argv, *([] if '--resume' in argv else ['--resume'])])
+    again = shlex.join(['hlgfa', *[a for a in argv if a != '--choose-scoring'], *([] if '--resume' in argv else ['--resume'])])
     return (f"hlgfa train: interrupted; {ckpt} holds step {state['step']} of {state['total_steps']}. Resume with: "
             f"{again}")
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_limits.ipynb #32c0f624
 from __future__ import annotations
-import shutil
+import math, shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .backbone import make_views, resize
-from .data import list_categories, read_image, scan_category
+from .data import read_image, scan_category, select_categories
 from .train import holdout_split
 
 # %% auto #0
@@ -87,10 +87,13 @@ def validation_set(root, folder, share: float = 0.2, seed: int = 0, categories=N
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()):
         raise FileExistsError(f"{folder} is not empty: choose a new folder for the validation set.")
-    rng = np.random.default_rng(seed)
-    for c, home in list_categories(root).items():
-        if categories and c not in categories: continue
-        kept, held = holdout_split(scan_category(home, 'train', c), share, seed)
+    if not 0 < share < 1: raise ValueError(f"share={share}: give the share of normal images to hold out, in (0, 1), e.g. 0.2")
+    rng, homes = np.random.default_rng(seed), select_categories(root, categories)
+    splits = {c: holdout_split(scan_category(home, 'train', c), share, seed) for c, home in homes.items()}
+    if few := [c for c, (_, held) in splits.items() if not held]:                  # refused before anything is written
+        raise ValueError(f"categories {few} of {root}: too few normal training images to hold any out at share={share}; "
+                         f"a validation set needs at least {math.floor(0.5 / share) + 1} per category (more for a choice worth making).")
+    for c, (kept, held) in splits.items():
         for split, samples in (('train/good', kept), ('test/good', held)):
             (folder/c/split).mkdir(parents=True)
             for s in samples: shutil.copy2(s.path, folder/c/split/s.path.name)

@@ -355,14 +355,19 @@ REMEDY_GRID = {f"λ {lam:g}, margin {m}": dict(typicality=float(lam), margin=m) 
 
 def choose_scoring(cfg: Config, work, grid: dict = REMEDY_GRID, share: float = 0.2, seed: int = 0,
                    progress: bool = False) -> tuple[ScoreConfig, Study]:
-    "`cfg.score` with the setting of `grid` (typicality weight, border margin) that scores best on a validation set made from `cfg`'s normal training images only; and that study."
+    """`cfg.score` with the setting of `grid` (typicality weight, border margin) that scores best on a validation set made
+    from `cfg`'s normal training images only; and that study. Ties go to the earlier setting of `grid` (the paper's map first)."""
+    if cfg.root is None: raise ValueError("choose_scoring needs a dataset in MVTec AD layout (cfg.root); plain folders of normal images are not supported yet.")
+    if int(os.environ.get('WORLD_SIZE', 1)) > 1: raise RuntimeError("choose_scoring runs in one process: choose first, then launch the distributed run.")
     val = validation_set(cfg.root, Path(work)/'validation', share, seed, cfg.categories)
-    base = override(replace(cfg, root=str(val)), **{'score.typicality': 1.0})      # trained once, with feature statistics
+    base = override(replace(cfg, root=str(val), categories=None), **{'score.typicality': 1.0})   # trained once, with feature statistics
     study = run_study('choose_scoring', base, {'trained with feature statistics': {}}, (cfg.seed,),
                       rescore={k: replace(base.score, **v) for k, v in grid.items()}, work=Path(work)/'runs', progress=progress)
-    quality = lambda k: (study.values(k, 'AUC-I').mean() + study.values(k, 'AUC-P').mean()) / 2
-    study.setting.update(chosen=max(grid, key=quality), share=share, split_seed=seed)
-    return replace(cfg.score, **grid[study.setting['chosen']]), study
+    quality = {k: (study.values(k, 'AUC-I').mean() + study.values(k, 'AUC-P').mean()) / 2 for k in grid}
+    chosen = max(grid, key=lambda k: quality[k] if np.isfinite(quality[k]) else -np.inf)   # max keeps the first of ties
+    if not np.isfinite(quality[chosen]): raise ValueError(f"no setting could be scored on the validation set {val}.")
+    study.setting.update(chosen=chosen, quality=quality, share=share, split_seed=seed)
+    return replace(cfg.score, **grid[chosen]), study
 
 # %% ../nbs/13_reproduce.ipynb #358a9dc0
 @dataclass

@@ -87,14 +87,23 @@ def test_demo_with_a_rectangular_size_or_the_typicality_term(flags, tmp_path, ca
 
 
 def test_train_chooses_its_scoring_on_normal_images(demo_dir, tmp_path, capsys):
+    import json, shutil
     from hlgfa_nb.reproduce import REMEDY_GRID
     from hlgfa_nb.runs import Run
-    data = demo_dir/'data'/'synthetic_64'
-    code, out, _ = run(['train', '--data', str(data), '--out', str(tmp_path/'r'), '--size', '64', '--epochs', '1',
-                        '--categories', 'weave', '--choose-scoring'], capsys)
+    data = tmp_path/'data'/'weave'
+    shutil.copytree(demo_dir/'data'/'synthetic_64'/'weave'/'train', data/'train')     # normal images only: no test set to read
+    code, out, err = run(['train', '--data', str(data.parent), '--out', str(tmp_path/'r'), '--size', '64', '--epochs', '1',
+                          '--choose-scoring'], capsys)
+    assert code == 0, err
     chosen = out.split('chosen on validation images made from the normal training images: ')[1].split('\n')[0]
     score = Run.open(tmp_path/'r'/'checkpoint.pt').cfg.score
-    assert code == 0 and (score.typicality, score.margin) == tuple(REMEDY_GRID[chosen].values())
-    code, _, err = run(['train', '--data', str(data), '--out', str(tmp_path/'p'), '--size', '64', '--epochs', '1',
-                        '--per-category', '--choose-scoring'], capsys)
-    assert code != 0 and 'one model for all categories' in err
+    assert (score.typicality, score.margin) == tuple(REMEDY_GRID[chosen].values()) and '← chosen' in out
+    assert json.loads((tmp_path/'r'/'choose_scoring.json').read_text())['data']['setting']['chosen'] == chosen
+
+
+@pytest.mark.parametrize('flags,why', [(['--per-category'], 'one model for all categories'),
+                                       (['--typicality', '1'], 'no --typicality or --margin')])
+def test_choose_scoring_refuses_what_it_cannot_do(demo_dir, tmp_path, capsys, flags, why):
+    code, _, err = run(['train', '--data', str(demo_dir/'data'/'synthetic_64'), '--out', str(tmp_path/'r'), '--size', '64',
+                        '--epochs', '1', '--choose-scoring', *flags], capsys)
+    assert code != 0 and why in err and not (tmp_path/'r').exists()

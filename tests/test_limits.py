@@ -53,3 +53,12 @@ def test_per_type_metrics_and_peaks(run, synth):
     assert '**Per defect type**' in r.to_markdown()
     m = torch.zeros(2, 64, 64); m[0, 0, 5] = 1; m[1, 32, 32] = 1
     assert peak_positions(m, margin=8) == 0.5
+
+
+def test_validation_set_refuses_what_it_cannot_hold_out(tmp_path):
+    from hlgfa_nb.data import make_synthetic_mvtec
+    from hlgfa_nb.limits import validation_set
+    few = make_synthetic_mvtec(tmp_path/'few', categories=('weave',), n_train=2, n_test_good=1, n_test_defect=1, size=32)
+    with pytest.raises(ValueError, match='too few normal training images'): validation_set(few, tmp_path/'v1')
+    with pytest.raises(ValueError, match='not found'): validation_set(few, tmp_path/'v2', categories=['carpet'])
+    with pytest.raises(ValueError, match='share'): validation_set(few, tmp_path/'v3', share=1.5)
