@@ -327,7 +327,7 @@ def run_study(name: str, base: Config, variants: dict, seeds=(0,), rescore: dict
     _check_study(variants, seeds, rescore)
     setting = dict(base=config_to_dict(base), root=str(root), seeds=list(seeds), work=str(work),
                    variants={v: None if c is None else {k: _plain(x) for k, x in c.items()} for v, c in variants.items()},
-                   rescore={r: _plain(s) if not callable(s) else getattr(s, '__name__', 'a function') for r, s in rescore.items()})
+                   rescore=list(rescore))                  # each re-scored record keeps the ScoreConfig it used
     s = Study(name, setting)
     for seed in seeds:
         first = next((v for v, c in variants.items() if c is not None), None)
