@@ -12,11 +12,11 @@ from torch import nn
 
 from .backbone import FrozenBackbone, resize
 from .geometry import Geometry
-from .scoring import Prediction, ScoreConfig, gaussian_smooth, image_score, neighbourhood_mean
+from .scoring import FeatureStatistics, Prediction, ScoreConfig, gaussian_smooth, image_score, neighbourhood_mean
 
 # %% auto #0
 __all__ = ['PatchCoreConfig', 'patch_features', 'as_patches', 'random_projection', 'greedy_coreset', 'nearest_distance',
-           'coverage_radius', 'PatchCore']
+           'coverage_radius', 'PatchCore', 'FeatureMemory']
 
 # %% ../nbs/12_baselines.ipynb #0d1585fb
 @dataclass
@@ -30,8 +30,9 @@ class PatchCoreConfig:
     projection_dim: int = 128          # random-projection dimension for coreset distances (PatchCore paper: 128)
     max_train_patches: int | None = None  # random subsample of the training patches before the coreset, None = all
                                           # (reproduction choice: bounds memory on large sets)
-    query_chunk: int = 4096            # query patches per cdist block (memory: query_chunk × bank_chunk floats)
-    bank_chunk: int = 16384            # bank patches per cdist block
+    query_chunk: int = 256             # query patches per distance block (memory: query_chunk × bank_chunk floats;
+                                       # reproduction choice: small blocks stay in the CPU's cache, bench/bench_patchcore.py)
+    bank_chunk: int = 16384            # bank patches per distance block
     seed: int = 0                      # coreset start point, projection matrix, patch subsample, random-init backbone
 
     def __post_init__(self):
@@ -84,20 +85,22 @@ def greedy_coreset(x: torch.Tensor, k: int, projection_dim: int | None = 128, se
 
 # %% ../nbs/12_baselines.ipynb #6b23df79
 @torch.no_grad()
-def nearest_distance(queries: torch.Tensor, bank: torch.Tensor, query_chunk: int = 4096,
+def nearest_distance(queries: torch.Tensor, bank: torch.Tensor, query_chunk: int = 256,
                      bank_chunk: int = 16384) -> torch.Tensor:
-    "Euclidean distance of each query row to its nearest bank row, by `torch.cdist` in blocks (memory: one block)."
+    """Euclidean distance of each query row to its nearest bank row: ‖q‖² plus the least ‖b‖² − 2 q·b, one matrix
+    product per block (memory: one block), the square root taken once per query."""
     if bank.ndim != 2 or queries.ndim != 2 or queries.shape[1] != bank.shape[1]:
         raise ValueError(f"queries {tuple(queries.shape)} and bank {tuple(bank.shape)} must be 2-D with equal widths")
     if len(bank) == 0: raise ValueError("the memory bank is empty: call fit() first")
-    out = torch.empty(len(queries), device=queries.device)
+    bank = bank.float()
+    sq, out = (bank * bank).sum(1), torch.empty(len(queries), device=queries.device)
     for q0 in range(0, len(queries), query_chunk):
         q = queries[q0:q0 + query_chunk].float()
         best = torch.full((len(q),), math.inf, device=q.device)
         for b0 in range(0, len(bank), bank_chunk):
-            d = torch.cdist(q, bank[b0:b0 + bank_chunk].float(), compute_mode='use_mm_for_euclid_dist')
-            best = torch.minimum(best, d.amin(1))
-        out[q0:q0 + query_chunk] = best
+            part = torch.addmm(sq[b0:b0 + bank_chunk], q, bank[b0:b0 + bank_chunk].T, alpha=-2)   # ‖b‖² − 2 q·b
+            best = torch.minimum(best, part.amin(1))
+        out[q0:q0 + query_chunk] = (best + (q * q).sum(1)).clamp_min(0).sqrt()
     return out
 
 def coverage_radius(x: torch.Tensor, subset: torch.Tensor) -> float:
@@ -174,3 +177,33 @@ class PatchCore(nn.Module):
         return (f"PatchCore({self.cfg.backbone}, weights={self.cfg.weights!r}, stages={self.cfg.stages}, "
                 f"bank={tuple(self.bank.shape)} from {self.n_train_patches} training patches, "
                 f"coreset_ratio={self.cfg.coreset_ratio:g})")
+
+# %% ../nbs/12_baselines.ipynb #058f4909
+class FeatureMemory(FeatureStatistics):
+    """Per stage, a bank of normal HR features (`k`×`k` neighbourhood means) and a scale; a position's typicality is its
+    distance to the nearest bank entry."""
+    kind = 'memory'
+    def __init__(self, banks: list[torch.Tensor], k: int = 3):
+        super().__init__()
+        self.k = k
+        for s, b in enumerate(banks):
+            self.register_buffer(f'bank{s}', b.float().contiguous()); self.register_buffer(f'scale{s}', torch.ones(()))
+
+    @property
+    def banks(self) -> list[torch.Tensor]: return [b for n, b in self.named_buffers() if n.startswith('bank')]
+
+    def distances(self, f_h: list) -> list[torch.Tensor]:
+        "Per stage, the distance of each position's features to the nearest bank entry (unscaled): N×H×W."
+        out = []
+        for f, bank in zip(f_h, self.banks):
+            x = neighbourhood_mean(f.float(), self.k)
+            out.append(nearest_distance(as_patches(x), bank).view(len(x), *x.shape[-2:]))
+        return out
+
+    @property
+    def shape(self) -> dict: return dict(sizes=[len(b) for b in self.banks])
+
+    @classmethod
+    def from_state(cls, state: dict) -> FeatureMemory:
+        m = cls([state['tensors'][f'bank{s}'] for s in range(len(state['sizes']))], state['k'])
+        m.load_state_dict(state['tensors']); return m

@@ -63,6 +63,8 @@ CONFIG_OPTIONS = {  # Config field ('section.field' inside a section): (flag, ty
     'target_fpr': ('--target-fpr', RATE, 'false-positive rate on normal images the thresholds are set for'),
     'score.typicality': ('--typicality', NONNEGATIVE, "weight of the feature-typicality term added to the map (chapter 15, not in "
                          "the paper; 0: off); its statistics are fitted at the end of training"),
+    'score.statistics': ('--statistics', str, "what the typicality term measures against: 'gaussian' (one per stage) or "
+                         "'memory' (nearest of a small bank of normal features, PatchCore's idea; chapter 15)"),
     'score.margin': ('--margin', COUNT, "border pixels left out of the image score (chapter 15, not in the paper; 0: none)"),
 }
 
@@ -133,20 +135,20 @@ def _base_config(out: Path, preset: str, config, resume: bool):
     return runs.preset(preset)
 
 def _with_chosen_scoring(cfg, out: Path, overrides: dict, per_category: bool, resume: bool, progress: bool):
-    "`cfg` with the typicality weight and border margin chosen on validation images made from its normal training images; the study."
+    "`cfg` with the feature statistics, typicality weight and border margin chosen on validation images made from its normal training images; the study."
     from dataclasses import replace
     from hlgfa_nb.evaluate import markdown_table
     from hlgfa_nb.reproduce import REMEDY_GRID, choose_scoring
     for bad, why in ((cfg.root is None, "--data in MVTec AD layout (not --normal)"), (per_category, "one model for all categories (not --per-category)"),
                      (resume, "a new run (a resumed one keeps its chosen scoring)"),
-                     ({'score.typicality', 'score.margin'} & set(overrides), "no --typicality or --margin (it chooses them)"),
+                     ({'score.typicality', 'score.margin', 'score.statistics'} & set(overrides), "no --typicality, --statistics or --margin (it chooses them)"),
                      (out.exists() and any(out.iterdir()), f"a new or empty --out ({out} is not)")):
         if bad: raise ValueError(f"--choose-scoring needs {why}.")
     print(f"choosing the scoring: training once on 80 % of the normal training images, scoring the rest with synthetic "
           f"defects under {len(REMEDY_GRID)} settings", flush=True)
     with tempfile.TemporaryDirectory(prefix='hlgfa_choose_') as work: score, study = choose_scoring(cfg, work, progress=progress)
     q, chosen = study.setting['quality'], study.setting['chosen']
-    rows = [{'typicality': g['typicality'], 'margin': g['margin'], 'AUC-I': study.values(k, 'AUC-I').mean(),
+    rows = [{'statistics': g['statistics'], 'typicality': g['typicality'], 'margin': g['margin'], 'AUC-I': study.values(k, 'AUC-I').mean(),
              'AUC-P': study.values(k, 'AUC-P').mean(), 'mean': q[k], '': '← chosen' if k == chosen else ''}
             for k, g in REMEDY_GRID.items()]
     print(markdown_table(rows) + f"\nchosen on validation images made from the normal training images: {chosen}")
@@ -333,8 +335,8 @@ def _add_train(sub, fmt):
     t.add_argument('--config', help='a config.json of an earlier run, instead of a preset')
     t.add_argument('--categories', nargs='+', help='categories to train on (default: all under --data)')
     t.add_argument('--per-category', action='store_true', help='one model per category (default: one model for all)')
-    t.add_argument('--choose-scoring', action='store_true', help="first choose the feature-typicality weight and the border "
-                   "margin (chapter 15; they replace --typicality and --margin) on validation images made from the normal "
+    t.add_argument('--choose-scoring', action='store_true', help="first choose the feature statistics, the typicality weight "
+                   "and the border margin (chapter 15; they replace --statistics, --typicality and --margin) on validation images made from the normal "
                    "training images alone: one extra training on 80 %% of them")
     t.add_argument('--resume', action='store_true', help="continue the run saved in --out, with its config.json (flags "
                    "given override it; --epochs may grow)")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_reproduce.ipynb #c04bf928
 from __future__ import annotations
-import ctypes, gc, math, os, re, tempfile, threading, time, warnings
+import ctypes, gc, math, os, re, tempfile, threading, time, warnings, weakref
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from .geometry import Pieces
 from .losses import LossConfig, LOSS_PRESETS
 from .runs import Config, Run, config_to_dict, geometry_of, override, preset
 from .results import load_result, save_result
-from .train import fit, reference_detector
+from .train import fit, reference_detector, training_statistics
 from .evaluate import EvalResult, TABLE3_COLUMNS, column_heads, describe, evaluate_detector, markdown_table
 from .baselines import PatchCore, PatchCoreConfig
 from .limits import validation_set
@@ -26,7 +26,7 @@ from .scoring import ScoreConfig
 __all__ = ['PAPER_SOURCE', 'TABLE1_COLUMNS', 'TABLE1_METHODS', 'TABLE2_COLUMNS', 'PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3',
            'METHODS', 'STUDY_KEYS', 'REMEDY_GRID', 'paper_mean_gaps', 'peak_memory_mb', 'inference_throughput',
            'state_mb', 'Reproduction', 'patchcore_config', 'patchcore_like', 'new_folder', 'reproduce', 'Study',
-           'study_record', 'run_study', 'choose_scoring', 'Ablation', 'loss_ablation']
+           'study_record', 'run_study', 'scored_as', 'choose_scoring', 'Ablation', 'loss_ablation']
 
 # %% ../nbs/13_reproduce.ipynb #afa505d8
 PAPER_SOURCE = ("H. Zhou, Y. Gao, Y. Du, X. Zheng (Innolight Technology Research Institute), \"HLGFA: High-Low Resolution "
@@ -136,9 +136,10 @@ def inference_throughput(detector, images: torch.Tensor, batch_size: int = 8, re
     return len(images) / float(np.median(times))
 
 def state_mb(detector) -> float:
-    "MiB of what a detector stores beyond the backbone: PatchCore's bank, or HLGFA's module parameters and buffers."
+    "MiB of what a detector stores beyond the backbone: PatchCore's bank, or HLGFA's module and its feature statistics, if any."
     if isinstance(detector, PatchCore): return detector.bank.numel() * detector.bank.element_size() / 2**20
-    return sum(t.numel() * t.element_size() for t in (*detector.module.parameters(), *detector.module.buffers())) / 2**20
+    parts = [detector.module] + ([detector.typicality] if detector.score.typicality and detector.typicality is not None else [])
+    return sum(t.numel() * t.element_size() for m in parts for t in (*m.parameters(), *m.buffers())) / 2**20
 
 # %% ../nbs/13_reproduce.ipynb #1a97c16f
 METHODS = ('HLGFA', 'PatchCore')
@@ -322,7 +323,8 @@ def run_study(name: str, base: Config, variants: dict, seeds=(0,), rescore: dict
               progress: bool = True) -> Study:
     """Train `base` changed as each variant says (fields for `override`; None: the module untrained) with each seed, open
     the run and evaluate its detector on `root`'s test images (default: `base.root`); re-score the first trained variant's
-    run with each of `rescore` (a `ScoreConfig`, or a function of the detector that gives one). Runs go to `work`."""
+    run with each of `rescore` (a `ScoreConfig`, or a function of the trained detector and its run's config that gives
+    one, or a detector). Runs go to `work`."""
     root, work, rescore = root or base.root, Path(work or tempfile.mkdtemp(prefix=f'hlgfa_{name}_')), rescore or {}
     _check_study(variants, seeds, rescore)
     setting = dict(base=config_to_dict(base), root=str(root), seeds=list(seeds), work=str(work),
@@ -345,24 +347,40 @@ def run_study(name: str, base: Config, variants: dict, seeds=(0,), rescore: dict
                                                          **trained))
             if progress: print(f"{name}, seed {seed}: {v}: " + ', '.join(f"{k} {s.runs[v][-1][k]:.1f}" for k in STUDY_KEYS), flush=True)
             for r, score in rescore.items() if v == first else ():
-                score = score(det) if callable(score) else score              # recorded: a function's τ differs per seed
-                s.runs.setdefault(r, []).append(study_record(det.with_score(score), root, cfg.categories, seed=seed,
-                                                             fit_s=0., score=asdict(score)))
+                t, score = time.perf_counter(), score(det, cfg) if callable(score) else score   # a function's τ differs per seed
+                scored = det.with_score(score) if isinstance(score, ScoreConfig) else score
+                s.runs.setdefault(r, []).append(study_record(scored, root, cfg.categories, seed=seed, fit_s=time.perf_counter() - t,
+                                                             score=asdict(scored.score)))
     return s
 
 # %% ../nbs/13_reproduce.ipynb #choose_cd
-REMEDY_GRID = {f"λ {lam:g}, margin {m}": dict(typicality=float(lam), margin=m) for lam in (0, 0.5, 1, 2) for m in (0, 16)}
+REMEDY_GRID = {f"{'memory ' * (stat == 'memory')}λ {lam:g}, margin {m}": dict(statistics=stat, typicality=float(lam), margin=m)
+               for stat, lams in (('gaussian', (0, 0.5, 1, 2)), ('memory', (1, 2, 4, 8))) for lam in lams for m in (0, 16)}
+
+def scored_as(setting: dict, fitted: weakref.WeakKeyDictionary):
+    """A re-scoring for `run_study`: the trained detector's `ScoreConfig` changed as `setting` says, or, when the setting
+    needs feature statistics the detector lacks, the detector with them (fitted on its run's training images once per
+    detector and kind, kept in `fitted`)."""
+    def scored(det, cfg: Config):
+        score = replace(det.score, **setting)
+        if not score.typicality or score.statistics == getattr(det.typicality, 'kind', None): return score
+        mine = fitted.setdefault(det, {})
+        if score.statistics not in mine: mine[score.statistics] = training_statistics(det, replace(cfg, score=score), progress=False)
+        return det.with_score(score, mine[score.statistics])
+    return scored
 
 def choose_scoring(cfg: Config, work, grid: dict = REMEDY_GRID, share: float = 0.2, seed: int = 0,
                    progress: bool = False) -> tuple[ScoreConfig, Study]:
-    """`cfg.score` with the setting of `grid` (typicality weight, border margin) that scores best on a validation set made
-    from `cfg`'s normal training images only; and that study. Ties go to the earlier setting of `grid` (the paper's map first)."""
+    """`cfg.score` with the setting of `grid` (feature statistics, typicality weight, border margin) that scores best on a
+    validation set made from `cfg`'s normal training images only; and that study. Ties go to the earlier setting of
+    `grid` (the paper's map first)."""
     if cfg.root is None: raise ValueError("choose_scoring needs a dataset in MVTec AD layout (cfg.root); plain folders of normal images are not supported yet.")
     if int(os.environ.get('WORLD_SIZE', 1)) > 1: raise RuntimeError("choose_scoring runs in one process: choose first, then launch the distributed run.")
     val = validation_set(cfg.root, Path(work)/'validation', share, seed, cfg.categories)
     base = override(replace(cfg, root=str(val), categories=None), **{'score.typicality': 1.0})   # trained once, with feature statistics
+    fitted = weakref.WeakKeyDictionary()                              # statistics other than the Gaussian, fitted once
     study = run_study('choose_scoring', base, {'trained with feature statistics': {}}, (cfg.seed,),
-                      rescore={k: replace(base.score, **v) for k, v in grid.items()}, work=Path(work)/'runs', progress=progress)
+                      rescore={k: scored_as(v, fitted) for k, v in grid.items()}, work=Path(work)/'runs', progress=progress)
     quality = {k: (study.values(k, 'AUC-I').mean() + study.values(k, 'AUC-P').mean()) / 2 for k in grid}
     chosen = max(grid, key=lambda k: quality[k] if np.isfinite(quality[k]) else -np.inf)   # max keeps the first of ties
     if not np.isfinite(quality[chosen]): raise ValueError(f"no setting could be scored on the validation set {val}.")

@@ -21,19 +21,21 @@ from .backbone import FrozenBackbone, PADDINGS
 from .model import HLGFA, ModelConfig
 from .losses import CategoryHead, LossConfig
 from .augment import AugConfig
-from .scoring import AnomalyDetector, FeatureGaussian, ScoreConfig
+from .scoring import AnomalyDetector, FeatureGaussian, FeatureStatistics, ScoreConfig
+from .baselines import FeatureMemory
 
 # %% auto #0
 __all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'LOGS', 'IMAGE_CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT',
            'LOCK', 'Config', 'geometry_of', 'recipe', 'train_data', 'config_to_dict', 'config_from_dict', 'save_config',
            'load_config', 'override', 'preset', 'resolve_device', 'amp_dtype', 'autocast', 'build_backbone',
            'backbone_fingerprint', 'build_module', 'versions_compatible', 'save_checkpoint', 'load_checkpoint',
-           'check_backbone', 'run_lock', 'normalise', 'Thresholds', 'detector_of', 'Run', 'paper_setting']
+           'check_backbone', 'run_lock', 'normalise', 'Thresholds', 'detector_of', 'typicality_from_state', 'Run',
+           'paper_setting']
 
 # %% ../nbs/08a_runs.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
 AMP_MODES, CACHE_MODES, LOGS = ('auto', 'bf16', 'fp16', 'off'), ('auto', 'ram', 'disk', 'off'), ('none', 'tensorboard')
-IMAGE_CACHE_MODES = ('auto', 'ram', 'off')
+IMAGE_CACHE_MODES = ('auto', 'ram', 'disk', 'off')
 
 def _absolute(path) -> str:
     "`path` as an absolute path (user folder expanded, links kept): a run stays usable from any folder."
@@ -78,8 +80,8 @@ class Config:
     channels_last: bool = _runtime(True)     # channels-last module and features (1.7× faster steps on CPU, bench/)
     feature_cache: str = _runtime('auto')    # 'auto' (RAM on CPU without augmentation, if it fits), 'ram', 'disk', 'off'
     cache_limit_gb: float = _runtime(4.0)    # the most RAM the feature cache (or the image cache) may take
-    image_cache: str = _runtime('auto')      # decode the images once, kept in RAM: 'auto' (when features are not cached
-                                             # and they fit in cache_limit_gb), 'ram', 'off'
+    image_cache: str = _runtime('auto')      # decode the images once: 'auto' (when features are not cached: in RAM if
+                                             # they fit in cache_limit_gb, else on disk in out_dir), 'ram', 'disk', 'off'
     num_workers: int = _runtime(0)           # DataLoader workers for image decoding
     save_every: int = _runtime(1)            # epochs between checkpoints (the last epoch is always saved)
     log: str = _runtime('none')              # 'tensorboard': loss terms, lr, images/s, GPU memory in <out_dir>/tensorboard
@@ -387,7 +389,7 @@ class Thresholds:
     def normalised_map(self, m): return normalise(m, self.pixel_normal, self.pixel)
 
 # %% ../nbs/08a_runs.ipynb #8b8cf046
-def detector_of(cfg: Config, module: HLGFA | None = None, typicality: nn.Module | None = None,
+def detector_of(cfg: Config, module: HLGFA | None = None, typicality: FeatureStatistics | None = None,
                 backbone: FrozenBackbone | None = None, device=None) -> AnomalyDetector:
     """The detector of `cfg` on `device` (default `cfg.device`): its backbone, `module` (None: freshly initialised),
     scoring, feature statistics and geometry. Parts that are given are moved to the device and set to eval, in place."""
@@ -396,6 +398,14 @@ def detector_of(cfg: Config, module: HLGFA | None = None, typicality: nn.Module 
     if module is None: module, _ = build_module(cfg, backbone.channels, 1)
     return AnomalyDetector(backbone, module.to(dev).eval(), cfg.score, cfg.lr_scale,
                            typicality=None if typicality is None else typicality.to(dev), geometry=geometry_of(cfg))
+
+def typicality_from_state(state: dict) -> FeatureStatistics:
+    "The feature statistics a checkpoint stored: a `FeatureGaussian` (chapter 04) or a `FeatureMemory` (chapter 12)."
+    kinds = {'gaussian': FeatureGaussian, 'memory': FeatureMemory}
+    if (kind := state.get('kind', 'gaussian')) not in kinds:        # checkpoints before 0.4 name no kind: a Gaussian
+        raise ValueError(f"the checkpoint's feature statistics are of kind {kind!r}, which this version of hlgfa_nb does "
+                         f"not know ({list(kinds)}): upgrade hlgfa_nb, or refit them with train.fit_typicality(run).")
+    return kinds[kind].from_state(state)
 
 # %% ../nbs/08a_runs.ipynb #5855d03b
 class Run:
@@ -424,7 +434,7 @@ class Run:
             check_backbone(backbone, self.state, self.path)
             module = HLGFA(list(self.state['backbone']['channels']), self.cfg.model)
             module.load_state_dict(self.state['module'])
-            typical = FeatureGaussian.from_state(self.state['typicality']) if 'typicality' in self.state else None
+            typical = typicality_from_state(self.state['typicality']) if 'typicality' in self.state else None
             self._detector = detector_of(self.cfg, module, typical, backbone, self.device)
         return self._detector
 

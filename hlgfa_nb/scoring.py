@@ -22,8 +22,8 @@ from .model import HLGFA, HLGFAOutput
 # %% auto #0
 __all__ = ['REFERENCE', 'ScoreConfig', 'stage_distances', 'to_image', 'neighbourhood_mean', 'structural_consistency',
            'reliability_weight', 'blur_matrix', 'gaussian_smooth', 'image_score', 'ScoreMaps', 'combine_maps',
-           'score_maps', 'anomaly_map', 'Prediction', 'Detector', 'AnomalyDetector', 'score_images', 'FeatureGaussian',
-           'calibrate_tau', 'scoring_variants', 'sims_and_masks']
+           'score_maps', 'anomaly_map', 'Prediction', 'Detector', 'AnomalyDetector', 'score_images',
+           'FeatureStatistics', 'FeatureGaussian', 'calibrate_tau', 'scoring_variants', 'sims_and_masks']
 
 # %% ../nbs/04_scoring.ipynb #7af46281
 @dataclass
@@ -40,6 +40,8 @@ class ScoreConfig:
     neighbourhood: int = 3           # k of Eq. 7: k×k neighbourhood, odd
     combine: str = 'mean'            # per-stage sims → weight: 'mean' (one weight on the summed map) | 'per_stage'
     typicality: float = 0.0          # weight of the feature-typicality term (chapter 15, not in the paper; 0: off)
+    statistics: str = 'gaussian'     # what the typicality term measures against: 'gaussian' (one per stage) | 'memory'
+                                     # (nearest of a small bank of normal features, PatchCore's idea; chapter 15)
     margin: int = 0                  # border pixels left out of the image score (chapter 15, not in the paper; 0: none)
 
     def __post_init__(self):
@@ -51,6 +53,7 @@ class ScoreConfig:
                   (self.neighbourhood >= 1 and self.neighbourhood % 2 == 1, "neighbourhood must be an odd size >= 1"),
                   (self.combine in ('mean', 'per_stage'), "combine must be 'mean' or 'per_stage'"),
                   (self.typicality >= 0, "typicality is a weight >= 0 (0: the paper's map)"),
+                  (self.statistics in ('gaussian', 'memory'), "statistics must be 'gaussian' or 'memory'"),
                   (self.margin >= 0, "margin is a number of pixels >= 0 (0: the paper's image score)"),
                   (all(map(math.isfinite, (self.sigma, self.topk, self.tau, self.delta, self.typicality))),
                    "sigma, topk, tau, delta and typicality must be finite numbers")]
@@ -187,7 +190,7 @@ class Detector(Protocol):
 class AnomalyDetector(nn.Module):
     "Inference path of HLGFA: HR and LR views → frozen backbone → HLGFA module → anomaly maps and image scores."
     def __init__(self, backbone: FrozenBackbone, module: HLGFA, score: ScoreConfig | None = None, lr_scale: float = 0.5,
-                 channels_last: bool = True, typicality: nn.Module | None = None, geometry: Geometry | None = None):
+                 channels_last: bool = True, typicality: FeatureStatistics | None = None, geometry: Geometry | None = None):
         super().__init__()
         self.backbone, self.module, self.score, self.lr_scale = backbone, module, score or ScoreConfig(), lr_scale
         self.channels_last = channels_last  # module and scoring on channels-last features (faster; same results)
@@ -197,10 +200,10 @@ class AnomalyDetector(nn.Module):
     @property
     def device(self) -> torch.device: return self.backbone.device
 
-    def with_score(self, score: ScoreConfig) -> AnomalyDetector:
-        "This detector scoring as `score` says: the same backbone, module, feature statistics and geometry."
-        return AnomalyDetector(self.backbone, self.module, score, self.lr_scale, self.channels_last, self.typicality,
-                               self.geometry)
+    def with_score(self, score: ScoreConfig, typicality: FeatureStatistics | None = None) -> AnomalyDetector:
+        "This detector scoring as `score` says: the same backbone, module and geometry; its feature statistics unless `typicality` is given."
+        return AnomalyDetector(self.backbone, self.module, score, self.lr_scale, self.channels_last,
+                               self.typicality if typicality is None else typicality, self.geometry)
 
     @torch.inference_mode()
     def features(self, images: torch.Tensor) -> tuple[list, list, HLGFAOutput]:
@@ -221,7 +224,10 @@ class AnomalyDetector(nn.Module):
         if self.score.typicality and self.typicality is None:
             raise ValueError("ScoreConfig.typicality > 0 but this detector has no feature statistics: fit them with "
                              "train.fit_typicality(run) for a trained run, train.fit_feature_gaussian(detector, images) "
-                             "for any detector (chapter 08b), or set typicality=0.")
+                             "or train.fit_feature_memory(detector, images) for any detector (chapter 08b), or set typicality=0.")
+        if self.score.typicality and (kind := getattr(self.typicality, 'kind', 'gaussian')) != self.score.statistics:
+            raise ValueError(f"ScoreConfig.statistics={self.score.statistics!r} but this detector's feature statistics are "
+                             f"{kind!r}: fit the ones it names (train.training_statistics) or set statistics={kind!r}.")
         typical = self.typicality(f_h) if self.score.typicality else None
         return score_maps(out.f_hat, f_h, images.shape[-2:], self.score, out.guidance, typical)
 
@@ -244,9 +250,22 @@ def score_images(detector: Detector, items, batch_size: int = 8):
         yield item, m, float(image_score(m[None], detector.score)[0])
 
 # %% ../nbs/04_scoring.ipynb #799a934f
-class FeatureGaussian(nn.Module):
+class FeatureStatistics(nn.Module):
+    """What the typicality term measures HR features against: per stage, `distances` of each position's features to
+    normal ones, times a scale `scale{s}` fitted on normal images. A subclass names its `kind` and what rebuilds it (`shape`)."""
+    kind = ''
+    def forward(self, f_h: list) -> list[torch.Tensor]:
+        "The typicality maps T_s: scaled distances, N×H×W per stage."
+        return [t * getattr(self, f'scale{s}') for s, t in enumerate(self.distances(f_h))]
+
+    def state(self) -> dict:
+        "What a checkpoint stores (tensors on the CPU)."
+        return dict(kind=self.kind, k=self.k, **self.shape, tensors={k: v.detach().cpu().clone() for k, v in self.state_dict().items()})
+
+class FeatureGaussian(FeatureStatistics):
     """Per stage, the mean and inverse covariance of normal HR features (positions pooled) and a scale: statistics, not a
     bank. Features are first averaged over each position's `k`×`k` neighbourhood (1: as they are)."""
+    kind = 'gaussian'
     def __init__(self, channels, k: int = 3):
         super().__init__()
         self.channels, self.k = list(channels), k
@@ -262,17 +281,12 @@ class FeatureGaussian(nn.Module):
             out.append(torch.einsum('nchw,cd,ndhw->nhw', d, getattr(self, f'precision{s}'), d).clamp_min(0).sqrt())
         return out
 
-    def forward(self, f_h: list) -> list[torch.Tensor]:
-        "The typicality maps T_s: scaled distances, N×H×W per stage."
-        return [t * getattr(self, f'scale{s}') for s, t in enumerate(self.distances(f_h))]
+    @property
+    def shape(self) -> dict: return dict(channels=self.channels)
 
     @classmethod
     def from_state(cls, state: dict) -> FeatureGaussian:
         g = cls(state['channels'], state.get('k', 1)); g.load_state_dict(state['tensors']); return g   # 0.3.0: no k
-
-    def state(self) -> dict:
-        "What a checkpoint stores (tensors on the CPU)."
-        return dict(channels=self.channels, k=self.k, tensors={k: v.detach().cpu().clone() for k, v in self.state_dict().items()})
 
 # %% ../nbs/04_scoring.ipynb #6c94262f
 @torch.inference_mode()
@@ -289,10 +303,10 @@ def calibrate_tau(detector: AnomalyDetector, images, q: float = 0.05) -> ScoreCo
 REFERENCE = 'reference: the defaults (l2_normalized, σ = 4, max, no Eq. 8)'
 
 def scoring_variants(root, batch_size: int = 16) -> dict:
-    "The scoring study's variants, each one change from a trained detector's own `score`: functions of the detector; Eq. 8's τ at quantiles of the Eq. 7 sims of `root`'s training images."
-    change = lambda **kw: lambda det: replace(det.score, **kw)
+    "The scoring study's variants, each one change from a trained detector's own `score`: functions of the detector (and its run's config); Eq. 8's τ at quantiles of the Eq. 7 sims of `root`'s training images."
+    change = lambda **kw: lambda det, cfg: replace(det.score, **kw)
     def eq8(q, **kw):
-        def at(det):                                # τ from the sims of the neighbourhood it weights with
+        def at(det, cfg):                           # τ from the sims of the neighbourhood it weights with
             probe = det.with_score(replace(det.score, neighbourhood=kw.get('neighbourhood', det.score.neighbourhood)))
             return replace(calibrate_tau(probe, DataLoader(MVTecDataset(root, 'train', size=det.geometry), batch_size), q), **kw)
         return at

@@ -24,7 +24,8 @@ from .backbone import FrozenBackbone, make_views
 from .losses import hlgfa_loss
 from .augment import NoisyTrainingSet
 from .metrics import PixelMetrics, best_f1, tally_scores
-from .scoring import AnomalyDetector, Detector, FeatureGaussian, neighbourhood_mean, score_images, stage_distances
+from .scoring import AnomalyDetector, Detector, FeatureGaussian, FeatureStatistics, neighbourhood_mean, score_images, stage_distances
+from .baselines import FeatureMemory, greedy_coreset, nearest_distance
 from .runs import (Config, Run, Thresholds, detector_of, amp_dtype, autocast, build_backbone, build_module, check_backbone,
                            config_from_dict, config_to_dict, geometry_of, recipe, resolve_device,
                            run_lock, save_checkpoint, save_config, train_data, LOCK, CHECKPOINT_FORMAT, backbone_fingerprint)
@@ -32,8 +33,8 @@ from .runs import (Config, Run, Thresholds, detector_of, amp_dtype, autocast, bu
 # %% auto #0
 __all__ = ['epoch_batches', 'rank_share', 'feature_bytes', 'backbone_features', 'FeatureCache', 'ImageCache', 'image_bytes',
            'tensorboard_log', 'Trainer', 'check_image_size', 'training_split', 'holdout_split', 'fit_feature_gaussian',
-           'calibrate', 'calibration_images', 'calibrate_run', 'training_statistics', 'fit_typicality',
-           'reference_detector', 'fit', 'fit_per_category', 'fit_multiprocess']
+           'fit_feature_memory', 'calibrate', 'calibration_images', 'calibrate_run', 'training_statistics',
+           'fit_typicality', 'reference_detector', 'fit', 'fit_per_category', 'fit_multiprocess']
 
 # %% ../nbs/08b_train.ipynb #1826a61e
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, world: int = 1) -> list[torch.Tensor]:
@@ -115,23 +116,47 @@ class FeatureCache:
 
 # %% ../nbs/08b_train.ipynb #imgcache1
 class ImageCache(torch.utils.data.Dataset):
-    "The model inputs of a training set, decoded, resized and cut once and kept in RAM (uint8 where exact, else float32)."
-    def __init__(self, dataset, num_workers: int = 0, progress: bool = True):
+    """The model inputs of a training set, decoded, resized and cut once: uint8 where exact (else float32), in RAM or, with
+    a `folder`, the uint8 ones in one file there (read back by the page cache; `close` deletes it)."""
+    def __init__(self, dataset, num_workers: int = 0, progress: bool = True, folder=None):
         self.dataset, self.split, self.items = dataset, getattr(dataset, 'split', None), []
+        self.folder, self.disk = None if folder is None else Path(folder), None
         loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=num_workers)   # one input at a time
-        for item in tqdm(loader, total=len(dataset), desc='caching images', disable=not progress, leave=False):
-            x = item['image']; q = (x * 255).round()
-            self.items.append({**item, 'image': q.to(torch.uint8) if torch.equal(q / 255, x) else x})
+        try:
+            for i, item in enumerate(tqdm(loader, total=len(dataset), desc='caching images', disable=not progress, leave=False)):
+                x = item['image']; q = (x * 255).round()
+                x = q.to(torch.uint8) if torch.equal(q / 255, x) else x
+                if self.folder is not None and x.dtype == torch.uint8 and self._on_disk(i, x): x = None
+                self.items.append({**item, 'image': x})
+        except BaseException:
+            self.close(); raise                                 # no half-written cache file is left
+
+    def _on_disk(self, i: int, x: torch.Tensor) -> bool:
+        "Write input `i` (uint8) to the cache file, made at the first one's shape; False if its shape differs."
+        if self.disk is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.disk = np.lib.format.open_memmap(self.folder/'images.npy', 'w+', np.uint8, (len(self.dataset), *x.shape))
+        if tuple(x.shape) != self.disk.shape[1:]: return False
+        self.disk[i] = x.numpy(); return True
 
     def __len__(self): return len(self.items)
 
     def __getitem__(self, i) -> dict:
         item = self.items[i]
-        x = item['image']
+        x = torch.from_numpy(np.array(self.disk[i])) if item['image'] is None else item['image']
         return {**item, 'image': x.float() / 255 if x.dtype == torch.uint8 else x}
 
     @property
-    def nbytes(self) -> int: return sum(it['image'].numel() * it['image'].element_size() for it in self.items)
+    def nbytes(self) -> int:
+        "Bytes it holds in RAM (the cache file not counted)."
+        return sum(it['image'].numel() * it['image'].element_size() for it in self.items if it['image'] is not None)
+
+    def close(self):
+        "Release the cache file and delete it (and its folder, when empty)."
+        if self.disk is not None:
+            self.disk = None                                  # the last reference: the file is unmapped
+            (self.folder/'images.npy').unlink(missing_ok=True)
+            if not any(self.folder.iterdir()): self.folder.rmdir()
 
 def image_bytes(geometry, n_inputs: int) -> int:
     "Bytes of `n_inputs` model inputs of a geometry kept as uint8."
@@ -176,6 +201,7 @@ class Trainer:
         self.progress = progress and self.rank == 0
         self._data(); self._parts(); self._optimiser()
         self.step, self.history, self.partial, self.cache, self.workers = 0, [], None, None, cfg.num_workers
+        self.image_cache = None
         self.log = tensorboard_log(self.out_dir) if cfg.log == 'tensorboard' and self.rank == 0 else None
         torch.manual_seed(cfg.seed + self.rank)   # any randomness inside the module (none by default)
 
@@ -269,12 +295,18 @@ def cache_images(self: Trainer):
     cfg = self.cfg
     if cfg.image_cache == 'off': return
     size = image_bytes(self.train.geometry, len(self.train))
-    if size > cfg.cache_limit_gb * 2**30:
-        if cfg.image_cache == 'ram':
-            raise ValueError(f"the image cache would take {size / 2**30:.1f} GB, over cache_limit_gb={cfg.cache_limit_gb}; "
-                             "raise the limit, or image_cache='off'.")
+    fits = size <= cfg.cache_limit_gb * 2**30
+    if cfg.image_cache == 'ram' and not fits:
+        raise ValueError(f"the image cache would take {size / 2**30:.1f} GB, over cache_limit_gb={cfg.cache_limit_gb}; "
+                         "raise the limit, or use image_cache='disk' or 'off'.")
+    on_disk = cfg.image_cache == 'disk' or (cfg.image_cache == 'auto' and not fits)
+    if on_disk and shutil.disk_usage(next(p for p in (self.out_dir, *self.out_dir.parents) if p.exists())).free < 1.1 * size:
+        if cfg.image_cache == 'disk':
+            raise OSError(f"the image cache would take {size / 2**30:.1f} GB on disk and {self.out_dir} has less free: "
+                          "free space there, or use image_cache='off'.")
         return
-    images = ImageCache(self.train, cfg.num_workers, self.progress)
+    self.image_cache = images = ImageCache(self.train, cfg.num_workers, self.progress,
+                                           self.out_dir/f'image_cache_rank{self.rank}' if on_disk else None)
     self.data = NoisyTrainingSet(images, cfg.aug, cfg.seed) if cfg.augment else images
     self.workers = 0                        # nothing is decoded any more: no process need hold a copy of the cache
 
@@ -445,6 +477,40 @@ def fit_feature_gaussian(detector, images, batch_size: int = 8, shrink: float = 
     for i, (s, t) in enumerate(zip(sums, typical)): getattr(g, f'scale{i}').fill_(s[3] / max(t, 1e-12))
     return g
 
+def _some_positions(x: torch.Tensor, keep: int, g: torch.Generator) -> torch.Tensor:
+    "Up to `keep` random positions of each image of N×C×H×W features: N×keep×C."
+    rows = x.flatten(2).transpose(1, 2)                                        # N×(H·W)×C
+    pick = torch.rand(rows.shape[:2], generator=g).argsort(1)[:, :keep].to(x.device)
+    return rows[torch.arange(len(x), device=x.device)[:, None], pick]
+
+@torch.no_grad()
+def fit_feature_memory(detector, images, batch_size: int = 8, size: int = 4096, sample: int = 65536, k: int = 3,
+                       seed: int = 0, progress: bool = True) -> FeatureMemory:
+    """The `FeatureMemory` of `detector`'s HR features on normal `images`, in one pass: per stage, a greedy coreset of
+    `size` from about `sample` random positions of half the images (seeded), scaled to the alignment distances on all of
+    them by its distances on the other half's positions (images it has not seen, as a new normal image is)."""
+    n = len(images)
+    if n < 2: raise ValueError(f"fit_feature_memory got {n} image(s): it needs two or more normal images (one half makes "
+                               "the memory, the other scales it).")
+    g = torch.Generator().manual_seed(seed)
+    in_bank = torch.zeros(n, dtype=torch.bool); in_bank[torch.randperm(n, generator=g)[:n // 2]] = True
+    keep, first, kept, aligned = math.ceil(2 * sample / n), 0, None, None
+    for f_h, d in _batches(detector, images, batch_size, progress, 'feature memory'):
+        mine = in_bank[first:first + len(f_h[0])].to(f_h[0].device); first += len(f_h[0])
+        step = [_some_positions(neighbourhood_mean(f.float(), k), keep, g) for f in f_h]
+        step = [(x[mine].flatten(0, 1).cpu(), x[~mine].flatten(0, 1).cpu()) for x in step]   # (the bank's half, the scale's)
+        kept = [[x] for x in step] if kept is None else [a + [x] for a, x in zip(kept, step)]
+        sums = [(float(x.double().sum()), x.numel()) for x in d]
+        aligned = sums if aligned is None else [(a + b, m + c) for (a, m), (b, c) in zip(aligned, sums)]
+    banks, scales = [], []
+    for parts, (total, count) in zip(kept, aligned):
+        pool, held = (torch.cat([p[i] for p in parts]).to(detector.device) for i in (0, 1))
+        banks.append(pool[greedy_coreset(pool, min(size, len(pool)), seed=seed)])
+        scales.append(total / count / max(float(nearest_distance(held, banks[-1]).double().mean()), 1e-12))
+    m = FeatureMemory(banks, k).to(detector.device)
+    for s, c in enumerate(scales): getattr(m, f'scale{s}').fill_(c)
+    return m
+
 # %% ../nbs/08b_train.ipynb #02f6ee6f
 def _items(images):
     "The items of a dataset or list of dicts with an 'image' (an unreadable file is an error here), or the images of a tensor."
@@ -526,11 +592,13 @@ def calibrate_run(run, normal=None, labelled=None, target_fpr: float | None = No
         run.store(calibration=asdict(th))
         return th
 
-def training_statistics(detector, cfg: Config, batch_size: int = 8, progress: bool = True) -> FeatureGaussian:
-    "The feature statistics of `detector` on `cfg`'s training images: those a module of `cfg` trains on, not the held-out ones."
-    return fit_feature_gaussian(detector, Pieces(training_split(cfg)[0]), batch_size, progress=progress)
+def training_statistics(detector, cfg: Config, batch_size: int = 8, progress: bool = True) -> FeatureStatistics:
+    """The feature statistics `cfg.score.statistics` names, of `detector` on `cfg`'s training images: those a module of
+    `cfg` trains on, not the held-out ones."""
+    fit_stats = fit_feature_memory if cfg.score.statistics == 'memory' else fit_feature_gaussian
+    return fit_stats(detector, Pieces(training_split(cfg)[0]), batch_size, progress=progress)
 
-def fit_typicality(run, batch_size: int = 8, progress: bool = True) -> FeatureGaussian:
+def fit_typicality(run, batch_size: int = 8, progress: bool = True) -> FeatureStatistics:
     "Fit a trained run's (or checkpoint's) feature statistics on its training images and store them."
     with run_lock(_claimed(run)):
         run = _fresh(run)
@@ -549,7 +617,7 @@ def reference_detector(cfg: Config, progress: bool = True) -> AnomalyDetector:
 def _prepare_out(out_dir: Path):
     "Check that `out_dir` (claimed) can hold a run, removing what a killed run left half-written."
     for tmp in out_dir.glob('.checkpoint.pt.*.tmp'): tmp.unlink()
-    for cache in out_dir.glob('feature_cache_rank*'): shutil.rmtree(cache, ignore_errors=True)
+    for cache in [*out_dir.glob('feature_cache_rank*'), *out_dir.glob('image_cache_rank*')]: shutil.rmtree(cache, ignore_errors=True)
     if not (out_dir/'checkpoint.pt').is_file() and any(p.name != LOCK for p in out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} holds files but no checkpoint.pt, so it is not a run of hlgfa_nb: choose a new "
                               "or empty folder (nothing in it is overwritten).")
@@ -584,11 +652,13 @@ def fit(cfg: Config, out_dir, resume: bool = False, max_steps: int | None = None
         run = Trainer(cfg, out_dir, progress)
         if state is not None: run.restore(state)
         if run.step >= run.total and 'calibration' in (state or {}): return ckpt
-        run.cache = run.make_cache()
-        if run.cache is None: run.cache_images()
-        try: run.run(max_steps)
+        try:
+            run.cache = run.make_cache()
+            if run.cache is None: run.cache_images()
+            run.run(max_steps)
         finally:
-            if run.cache is not None: run.cache.close()
+            for cache in (run.cache, run.image_cache):
+                if cache is not None: cache.close()
         if run.step >= run.total and rank == 0:
             if bad := [n for n, p in run.module.named_parameters() if not torch.isfinite(p).all()]:
                 raise FloatingPointError(f"training ended with NaN or infinite weights ({len(bad)} tensors, e.g. {bad[0]}): "

@@ -97,12 +97,15 @@ def test_train_chooses_its_scoring_on_normal_images(demo_dir, tmp_path, capsys):
     assert code == 0, err
     chosen = out.split('chosen on validation images made from the normal training images: ')[1].split('\n')[0]
     score = Run.open(tmp_path/'r'/'checkpoint.pt').cfg.score
-    assert (score.typicality, score.margin) == tuple(REMEDY_GRID[chosen].values()) and '← chosen' in out
+    assert (score.statistics, score.typicality, score.margin) == tuple(REMEDY_GRID[chosen].values()) and '← chosen' in out
+    fitted = Run.open(tmp_path/'r'/'checkpoint.pt').detector.typicality                  # the statistics it chose, if any
+    assert (fitted is None) == (score.typicality == 0) and (fitted is None or fitted.kind == score.statistics)
     assert json.loads((tmp_path/'r'/'choose_scoring.json').read_text())['data']['setting']['chosen'] == chosen
 
 
 @pytest.mark.parametrize('flags,why', [(['--per-category'], 'one model for all categories'),
-                                       (['--typicality', '1'], 'no --typicality or --margin')])
+                                       (['--typicality', '1'], 'no --typicality, --statistics or --margin'),
+                                       (['--statistics', 'memory'], 'no --typicality, --statistics or --margin')])
 def test_choose_scoring_refuses_what_it_cannot_do(demo_dir, tmp_path, capsys, flags, why):
     code, _, err = run(['train', '--data', str(demo_dir/'data'/'synthetic_64'), '--out', str(tmp_path/'r'), '--size', '64',
                         '--epochs', '1', '--choose-scoring', *flags], capsys)

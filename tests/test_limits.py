@@ -39,6 +39,25 @@ def test_fit_stores_statistics_and_the_score_uses_them(run, synth):
     with pytest.raises(ValueError, match='no feature statistics'): det.predict(x)
 
 
+def test_memory_statistics_fit_store_and_must_match_the_score(run, synth, tmp_path):
+    from hlgfa_nb.baselines import FeatureMemory
+    from hlgfa_nb.train import fit_feature_memory
+    cfg = replace(preset('cpu', synth, categories='weave', image_size=64, epochs=1, batch_size=2),
+                  score=replace(preset('cpu').score, typicality=1.0, statistics='memory'))
+    det = Run.open(fit(cfg, tmp_path/'m', progress=False), 'cpu').detector
+    assert isinstance(det.typicality, FeatureMemory) and det.typicality.kind == 'memory'   # stored, and read back as a memory
+    images = [{'image': d['image']} for d in MVTecDataset(synth, 'train', 'weave', size=64)][:6]
+    small = fit_feature_memory(det, images, size=20, progress=False)
+    assert [len(b) for b in small.banks] == [20, 20, 20] and float(small.scale2) > 0       # the coreset's size, per stage
+    assert [len(b) for b in fit_feature_memory(det, images, size=500, progress=False).banks][2] == 48   # 3 images × 4×4
+    with pytest.raises(ValueError, match='two or more normal images'): fit_feature_memory(det, images[:1], progress=False)
+    x = torch.stack([d['image'] for d in MVTecDataset(synth, 'test', 'weave', size=64)][:4])
+    assert torch.isfinite(det.predict(x).maps).all()
+    gaussian = Run.open(run, 'cpu').detector
+    with pytest.raises(ValueError, match="statistics='memory' but this detector's feature statistics are 'gaussian'"):
+        gaussian.with_score(replace(gaussian.score, statistics='memory')).predict(x)
+
+
 def test_fit_typicality_on_a_plain_run(synth, tmp_path):
     plain = fit(preset('cpu', synth, categories='weave', image_size=64, epochs=1, batch_size=2), tmp_path/'p', progress=False)
     assert 'typicality' not in load_checkpoint(plain)

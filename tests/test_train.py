@@ -220,10 +220,15 @@ def test_image_cache_trains_identically_and_decodes_each_image_once(synth, tmp_p
     monkeypatch.setattr(D, '_open', lambda p, header=False: opened.append(header) or real(p, header))
     cfg = preset('cpu', synth, image_size=64, epochs=3, batch_size=4, categories=['weave'], augment=True)
     runs = {}
-    for mode in ('off', 'ram'):
+    for mode in ('off', 'ram', 'disk'):
         opened.clear()
         runs[mode] = fit(replace(cfg, image_cache=mode), tmp_path/mode, progress=False)
         runs[mode, 'decoded'] = opened.count(False)
+    for mode in ('ram', 'disk'):
+        assert all(torch.equal(a, b) for a, b in zip(load_checkpoint(runs['off'])['module'].values(),
+                                                     load_checkpoint(runs[mode])['module'].values()))
+    assert runs['off', 'decoded'] == 3 * 6 + 6 and runs['ram', 'decoded'] == runs['disk', 'decoded'] == 6 + 6   # epochs × images, + calibration
+    assert not list((tmp_path/'disk').glob('image_cache*'))                           # the cache file is gone with the run
+    tiny = replace(cfg, image_cache='auto', cache_limit_gb=1e-6)                      # does not fit in RAM: on disk
     assert all(torch.equal(a, b) for a, b in zip(load_checkpoint(runs['off'])['module'].values(),
-                                                 load_checkpoint(runs['ram'])['module'].values()))
-    assert runs['off', 'decoded'] == 3 * 6 + 6 and runs['ram', 'decoded'] == 6 + 6   # epochs × images, + calibration
+                                                 load_checkpoint(fit(tiny, tmp_path/'auto', progress=False))['module'].values()))
