@@ -30,7 +30,7 @@ TYPICALITY = {'score.typicality': 1.0}
 
 def scored(**changes):
     "A re-scoring of the trained run: its score with `changes`."
-    return lambda det: replace(det.score, **changes)
+    return lambda det, cfg: replace(det.score, **changes)
 
 
 def good_maps(det, test) -> torch.Tensor:

@@ -175,7 +175,8 @@ def test_scoring_variants_place_tau_from_the_sims_they_weight_with(run, synth):
     det = Run.open(run, 'cpu').detector
     variants = scoring_variants(synth)
     train = DataLoader(MVTecDataset(synth, 'train', size=det.geometry), batch_size=16)
-    k5 = variants['Eq. 8, τ at q5 %, k = 5'](det)
+    run_cfg = Run.open(run, 'cpu').cfg
+    k5 = variants['Eq. 8, τ at q5 %, k = 5'](det, run_cfg)
     assert (k5.reliability, k5.neighbourhood) == (True, 5)
     assert k5.tau == calibrate_tau(det.with_score(replace(det.score, neighbourhood=5)), train, 0.05).tau
-    assert variants['σ = 8'](det) == replace(det.score, sigma=8.)
+    assert variants['σ = 8'](det, run_cfg) == replace(det.score, sigma=8.)
