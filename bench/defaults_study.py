@@ -41,7 +41,7 @@ def study(name, root, size, epochs, seeds, only):
     base = preset('cpu', root, **{**BASELINE, 'image_size': size, 'epochs': epochs})
     models = {m: over for m, over in MODELS.items()
               if not only or m in only or (m.startswith('baseline') and any(s in SCORES for s in only))}
-    tau = lambda det: calibrate_tau(det, DataLoader(MVTecDataset(root, 'train', size=det.geometry), batch_size=16))
+    tau = lambda det, cfg: calibrate_tau(det, DataLoader(MVTecDataset(root, 'train', size=det.geometry), batch_size=16))
     rescore = {s: tau if change == 'calibrate' else replace(base.score, **change) for s, change in SCORES.items()
                if not only or s in only}
     s = run_study(f'defaults_{name}', base, models, seeds, rescore, root=root)

@@ -8,8 +8,9 @@ reference, and with the chosen typicality term alone when it has one).
     python bench/validation_study.py [--data DIR] [--share 0.2] [--seed 0] [--patchcore 0.01]
 
 Defaults: the magnetic-tile dev set. With --patchcore RATIO (one category), same-backbone PatchCore with that coreset
-ratio is fitted and tested beside it. Each tested detector's seconds to fit (training included) and inference rate
-(images/s on 16 test images, measured one after another in this run) are recorded too. Prints the validation table and
+ratio is fitted and tested beside it, and then each tested detector's inference rate is recorded too (images/s on 16
+test images, measured one after another: `bench/bench_speed.py` interleaves its rounds and is the steadier measure).
+Each trained detector's seconds to fit (training, statistics and thresholds) are recorded as `train_s`. Prints the validation table and
 the test rows; records results/validation_<data>.json, which chapters 15 and the index load and check."""
 import argparse, tempfile, time
 from dataclasses import replace

@@ -10,9 +10,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['POSITIVE_INT', 'COUNT', 'POSITIVE', 'NONNEGATIVE', 'SHARE', 'RATE', 'LEARNING_RATE', 'CONFIG_OPTIONS', 'DEMO_FILES',
-           'BENCH_HEAD', 'weights_arg', 'checked', 'size_arg', 'add_config_options', 'config_overrides', 'demo_data',
-           'demo', 'train', 'find_checkpoints', 'evaluate_cmd', 'predict_cmd', 'calibrate_cmd', 'export_cmd',
-           'training_throughput', 'bench_line', 'bench', 'reproduce_cmd', 'data_cmd', 'main']
+           'BENCH_HEAD', 'weights_arg', 'checked', 'one_of', 'size_arg', 'add_config_options', 'config_overrides',
+           'demo_data', 'demo', 'train', 'find_checkpoints', 'evaluate_cmd', 'predict_cmd', 'calibrate_cmd',
+           'export_cmd', 'training_throughput', 'bench_line', 'bench', 'reproduce_cmd', 'data_cmd', 'main']
 
 # %% ../nbs/11_cli.ipynb #58dde9c5
 def weights_arg(value: str):
@@ -27,6 +27,14 @@ def checked(kind, ok, rule: str):
         if v is None or not math.isfinite(v) or not ok(v): raise argparse.ArgumentTypeError(f"{value!r}: must be {rule}")
         return v
     parse.__name__ = rule
+    return parse
+
+def one_of(*names):
+    "An argparse type: one of `names`, else an error listing them."
+    def parse(value: str):
+        if value not in names: raise argparse.ArgumentTypeError(f"{value!r}: choose one of {', '.join(names)}")
+        return value
+    parse.__name__ = 'one of ' + ', '.join(names)
     return parse
 
 POSITIVE_INT, COUNT = checked(int, lambda v: v >= 1, 'an integer ≥ 1'), checked(int, lambda v: v >= 0, 'an integer ≥ 0')
@@ -63,7 +71,7 @@ CONFIG_OPTIONS = {  # Config field ('section.field' inside a section): (flag, ty
     'target_fpr': ('--target-fpr', RATE, 'false-positive rate on normal images the thresholds are set for'),
     'score.typicality': ('--typicality', NONNEGATIVE, "weight of the feature-typicality term added to the map (chapter 15, not in "
                          "the paper; 0: off); its statistics are fitted at the end of training"),
-    'score.statistics': ('--statistics', str, "what the typicality term measures against: 'gaussian' (one per stage) or "
+    'score.statistics': ('--statistics', one_of('gaussian', 'memory'), "what the typicality term measures against: 'gaussian' (one per stage) or "
                          "'memory' (nearest of a small bank of normal features, PatchCore's idea; chapter 15)"),
     'score.margin': ('--margin', COUNT, "border pixels left out of the image score (chapter 15, not in the paper; 0: none)"),
 }

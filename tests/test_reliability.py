@@ -41,6 +41,11 @@ def test_flags_out_of_range_are_named(flag, value, synth, tmp_path, capsys):
     assert f"argument {flag}: {value!r}: must be" in err and not (tmp_path/'r').exists()
 
 
+def test_an_unknown_statistics_kind_is_named(synth, tmp_path, capsys):
+    err = cli_error(['train', '--data', str(synth), '--out', str(tmp_path/'r'), '--statistics', 'mixture'], capsys)
+    assert "argument --statistics: 'mixture': choose one of gaussian, memory" in err and not (tmp_path/'r').exists()
+
+
 @pytest.mark.parametrize('fields,text', [({'lr': float('inf')}, 'lr_min ≤ lr ≤ 1'), ({'lr': 1e38}, 'lr_min ≤ lr ≤ 1'),
                                          ({'score.typicality': float('inf')}, 'typicality must be finite'),
                                          ({'stages': ()}, 'at least one'), ({'stages': (2, 1)}, 'increasing'),
