@@ -487,13 +487,16 @@ def _some_positions(x: torch.Tensor, keep: int, g: torch.Generator) -> torch.Ten
 def fit_feature_memory(detector, images, batch_size: int = 8, size: int = 4096, sample: int = 65536, k: int = 3,
                        seed: int = 0, progress: bool = True) -> FeatureMemory:
     """The `FeatureMemory` of `detector`'s HR features on normal `images`, in one pass: per stage, a greedy coreset of
-    `size` from about `sample` random positions of half the images (seeded), scaled to the alignment distances on all of
-    them by its distances on the other half's positions (images it has not seen, as a new normal image is)."""
+    `size` from about `sample` random positions of half the images (seeded; the tiles of an image stay together), scaled
+    to the alignment distances on all of them by its distances on the other half's positions (images it has not seen,
+    as a new normal image is)."""
     n = len(images)
     if n < 2: raise ValueError(f"fit_feature_memory got {n} image(s): it needs two or more normal images (one half makes "
                                "the memory, the other scales it).")
     g = torch.Generator().manual_seed(seed)
-    in_bank = torch.zeros(n, dtype=torch.bool); in_bank[torch.randperm(n, generator=g)[:n // 2]] = True
+    source = torch.tensor([i for i, _ in images.index] if isinstance(images, Pieces) else range(n))   # each input's image
+    if len(ids := source.unique()) < 2: source, ids = torch.arange(n), torch.arange(n)   # one tiled image: split its tiles
+    in_bank = torch.isin(source, ids[torch.randperm(len(ids), generator=g)[:len(ids) // 2]])   # whole images on each side
     keep, first, kept, aligned = math.ceil(2 * sample / n), 0, None, None
     for f_h, d in _batches(detector, images, batch_size, progress, 'feature memory'):
         mine = in_bank[first:first + len(f_h[0])].to(f_h[0].device); first += len(f_h[0])

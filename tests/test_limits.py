@@ -51,6 +51,12 @@ def test_memory_statistics_fit_store_and_must_match_the_score(run, synth, tmp_pa
     assert [len(b) for b in small.banks] == [20, 20, 20] and float(small.scale2) > 0       # the coreset's size, per stage
     assert [len(b) for b in fit_feature_memory(det, images, size=500, progress=False).banks][2] == 48   # 3 images × 4×4
     with pytest.raises(ValueError, match='two or more normal images'): fit_feature_memory(det, images[:1], progress=False)
+    from hlgfa_nb.geometry import Geometry, Pieces
+    tiled = MVTecDataset(synth, 'train', 'weave', size=Geometry('tiles', (32, 32)))
+    tiled.samples = tiled.samples[:2]
+    tiles = Pieces(tiled)                                           # two images, several tiles each: one image per side
+    assert len(tiles) > 2 and len({i for i, _ in tiles.index}) == 2
+    assert all(len(b) > 0 for b in fit_feature_memory(det, tiles, size=8, progress=False).banks)
     x = torch.stack([d['image'] for d in MVTecDataset(synth, 'test', 'weave', size=64)][:4])
     assert torch.isfinite(det.predict(x).maps).all()
     gaussian = Run.open(run, 'cpu').detector
