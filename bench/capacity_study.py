@@ -7,9 +7,9 @@
 `magnetic_tile_dev`: the dev tiles with the `cpu` preset (256 px, 30 epochs), the rungs that carry the argument.
 Prints one table per dataset (mean ± half the range over seeds, ×100) and records results/capacity_<data>.json, which
 chapter 03 loads and checks."""
-import argparse, tempfile
 from pathlib import Path
 
+from datasets_cli import run_per_dataset
 from hlgfa_nb.data import magnetic_tile, make_synthetic_mvtec
 from hlgfa_nb.evaluate import markdown_table
 from hlgfa_nb.model import CAPACITY_LADDER
@@ -28,12 +28,7 @@ def setting(name: str, work: Path):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--only', nargs='+', default=['synthetic', 'magnetic_tile_dev'])
-    a = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix='hlgfa_capacity_') as w:
-        for name in a.only: record(name, a.seeds, Path(w))
+    run_per_dataset(__doc__, record, ('synthetic', 'magnetic_tile_dev'), 'hlgfa_capacity_')
 
 
 def record(name: str, seeds, work: Path):

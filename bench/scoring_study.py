@@ -8,9 +8,9 @@ quantiles of the training images' sims, δ, k, per-stage weighting).
 the dev tiles with the `cpu` preset. Each record of the reference also keeps the mean Eq. 7 sim at the test images'
 normal and defect pixels. Prints one table per dataset (mean ± half the range over seeds, ×100) and records
 results/scoring_<data>.json, which chapter 04 loads and checks."""
-import argparse, tempfile
 from pathlib import Path
 
+from datasets_cli import run_per_dataset
 from hlgfa_nb.data import MVTecDataset, magnetic_tile, make_synthetic_mvtec
 from hlgfa_nb.reproduce import run_study
 from hlgfa_nb.runs import Run, preset
@@ -24,12 +24,7 @@ def setting(name: str, work: Path):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--only', nargs='+', default=['synthetic_128', 'magnetic_tile_dev'])
-    a = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix='hlgfa_scoring_') as w:
-        for name in a.only: record(name, a.seeds, Path(w))
+    run_per_dataset(__doc__, record, ('synthetic_128', 'magnetic_tile_dev'), 'hlgfa_scoring_')
 
 
 def record(name: str, seeds, work: Path):
