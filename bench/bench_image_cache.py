@@ -5,7 +5,7 @@
 
 Where the features cannot be cached (augmentation on, or a GPU), every epoch reads its images again. This writes a
 synthetic category of --source-px PNGs, and for image_cache='off', 'ram' and 'disk' measures, side by side: the seconds one
-epoch of training inputs takes to read (decode, resize, augment; no network), best of --repeats interleaved rounds, and
+epoch of training inputs takes to read (decode and resize; the noise is painted later, where training runs), best of --repeats interleaved rounds, and
 the training rate of a short augmented run (images/s of its last epoch, backbone and module included), whose weights
 must be equal.
 """

@@ -1,5 +1,5 @@
 """The GPU checks in one run, on a machine with a CUDA device: chapters 08b and 13 executed with their `#| gpu` cells (the
-paper's training run; the Table 3 harness and the loss ablation), the training benchmark at the paper's 640 px, and the
+paper's training run; the Table 3 harness and the loss ablation), the training benchmark and the augmentation's cost at the paper's 640 px, and the
 test suite on a machine where `device='auto'` means the GPU.
 
     HLGFA_GPU_EPOCHS=3 python bench/gpu_checks.py OUT [--only NAME ...] [--scale 1]
@@ -18,6 +18,7 @@ CHECKS = {  # name: (command, seconds it may run)
     'nb08': ([sys.executable, __file__, '--notebook', 'nbs/08b_train.ipynb'], 150),
     'bench_train': ([sys.executable, 'bench/bench_train.py', '--device', 'cuda', '--size', '640', '--batch', '32',
                      '--steps', '4', '--backbones', 'tf_efficientnet_lite2', 'wide_resnet50_2'], 150),
+    'bench_augment': ([sys.executable, 'bench/bench_augment.py'], 120),
     'nb13': ([sys.executable, __file__, '--notebook', 'nbs/13_reproduce.ipynb'], 300),
     'pytest': ([sys.executable, '-m', 'pytest', '-v', '-p', 'no:cacheprovider', 'tests'], 150),
 }

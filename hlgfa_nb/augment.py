@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['ORIENTATIONS', 'AugConfig', 'noise_layer', 'add_noise', 'NoiseAugment', 'NoisyTrainingSet']
+__all__ = ['ORIENTATIONS', 'AugConfig', 'draw_noise', 'paint_noise', 'noise_layer', 'add_noise', 'noise_generator',
+           'NoiseAugment', 'NoisyTrainingSet']
 
 # %% ../nbs/06_augment.ipynb #4339ec48
 ORIENTATIONS = ('any', 'horizontal', 'vertical', 'axis')
@@ -49,55 +51,99 @@ def _uniform(g: torch.Generator, lo: float, hi: float, n: int = 1) -> torch.Tens
 def _integer(g: torch.Generator, lo: int, hi: int) -> int:
     return int(torch.randint(int(lo), int(hi) + 1, (1,), generator=g))
 
-def _over(alpha: torch.Tensor, colour: torch.Tensor, cover: torch.Tensor, a: float, v: float):
-    "Paint an element of coverage `cover`, opacity `a` and value `v` over the layer (in place, on matching views)."
-    ak = a * cover
-    colour.mul_(1 - ak).add_(ak * v)
-    alpha.mul_(1 - ak).add_(ak)
-
-def _paint_points(alpha, colour, g, cfg: AugConfig):
-    h, w = alpha.shape
-    n = _integer(g, *cfg.point_count)
-    cy, cx = _uniform(g, 0, h, n) - 0.5, _uniform(g, 0, w, n) - 0.5
-    radius = _uniform(g, *cfg.point_radius, n) * min(h, w)
-    a, dark = _uniform(g, *cfg.intensity, n), torch.rand(n, generator=g, dtype=torch.float64) < cfg.dark_fraction
-    for k in range(n):
-        r = float(radius[k]); R = int(math.ceil(r + 1))
-        y0, y1 = max(int(cy[k]) - R, 0), min(int(cy[k]) + R + 2, h)
-        x0, x1 = max(int(cx[k]) - R, 0), min(int(cx[k]) + R + 2, w)
-        if y0 >= y1 or x0 >= x1: continue
-        yy = torch.arange(y0, y1, dtype=torch.float32)[:, None]
-        xx = torch.arange(x0, x1, dtype=torch.float32)[None]
-        cover = (r + 0.5 - torch.hypot(yy - float(cy[k]), xx - float(cx[k]))).clamp(0, 1)
-        _over(alpha[y0:y1, x0:x1], colour[y0:y1, x0:x1], cover, float(a[k]), 0. if dark[k] else 1.)
-
 def _stripe_angle(g, orientation: str) -> float:
     if orientation == 'horizontal': return 0.
     if orientation == 'vertical': return math.pi / 2
     if orientation == 'axis': return math.pi / 2 * _integer(g, 0, 1)
     return float(_uniform(g, 0, math.pi))
 
-def _paint_stripes(alpha, colour, g, cfg: AugConfig):
-    h, w = alpha.shape
-    yy = torch.arange(h, dtype=torch.float32)[:, None]
-    xx = torch.arange(w, dtype=torch.float32)[None]
+def _draw_points(g, h: int, w: int, cfg: AugConfig) -> torch.Tensor:
+    "Sparse points as rows (centre y, centre x, reach = radius + ½, opacity, value), in pixels."
+    n = _integer(g, *cfg.point_count)
+    cy, cx = _uniform(g, 0, h, n) - 0.5, _uniform(g, 0, w, n) - 0.5
+    radius = _uniform(g, *cfg.point_radius, n) * min(h, w)
+    a, dark = _uniform(g, *cfg.intensity, n), torch.rand(n, generator=g, dtype=torch.float64) < cfg.dark_fraction
+    return torch.stack([cy, cx, radius + 0.5, a, (~dark).double()], 1).float()
+
+def _draw_stripes(g, h: int, w: int, cfg: AugConfig) -> torch.Tensor:
+    "Stripes as rows (centre y, centre x, sin θ, cos θ, half length, reach = half width + ½, opacity, value), in pixels."
+    rows = []
     for _ in range(_integer(g, *cfg.stripe_count)):
         cy, cx = float(_uniform(g, 0, h)), float(_uniform(g, 0, w))
         theta = _stripe_angle(g, cfg.stripe_orientation)
         half_len = float(_uniform(g, *cfg.stripe_length)) * math.hypot(h, w) / 2
         half_width = float(_uniform(g, *cfg.stripe_width)) * min(h, w) / 2
         a, dark = float(_uniform(g, *cfg.intensity)), bool(torch.rand(1, generator=g) < cfg.dark_fraction)
-        dy, dx = math.sin(theta), math.cos(theta)
-        along = ((yy - cy) * dy + (xx - cx) * dx).clamp(-half_len, half_len)    # nearest point on the axis segment
-        d = torch.hypot(yy - cy - along * dy, xx - cx - along * dx)
-        _over(alpha, colour, (half_width + 0.5 - d).clamp(0, 1), a, 0. if dark else 1.)
+        rows.append([cy, cx, math.sin(theta), math.cos(theta), half_len, half_width + 0.5, a, float(not dark)])
+    return torch.tensor(rows, dtype=torch.float32).view(-1, 8)
 
-def noise_layer(h: int, w: int, cfg: AugConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    "An H×W noise layer (opacity α, premultiplied colour α·v) of sparse points and stripes, float32 in [0, 1]."
-    alpha, colour = torch.zeros(h, w), torch.zeros(h, w)
-    _paint_points(alpha, colour, generator, cfg)
-    _paint_stripes(alpha, colour, generator, cfg)
+def draw_noise(h: int, w: int, cfg: AugConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    "The elements of one H×W noise layer, drawn from `generator` on the CPU: (points K×5, stripes M×8)."
+    return _draw_points(generator, h, w, cfg), _draw_stripes(generator, h, w, cfg)
+
+# %% ../nbs/06_augment.ipynb #0d678e88
+def _over(alpha, colour, cover, a, v):
+    "Paint elements of coverage `cover`, opacity `a` and value `v` over the layer (the over rule)."
+    ak = a * cover
+    return alpha * (1 - ak) + ak, colour * (1 - ak) + ak * v
+
+def _padded(rows: list[torch.Tensor]) -> torch.Tensor:
+    "Each image's element rows in one B×K×C tensor, padded with transparent elements (opacity 0)."
+    out = torch.zeros(len(rows), max(len(r) for r in rows), rows[0].shape[1])
+    for i, r in enumerate(rows): out[i, :len(r)] = r
+    return out
+
+def _paint_points(alpha, colour, points, R: int):
+    "Paint B×K points into the B×H×W layer slot by slot, each in a (2R+3)² window around its centre."
+    (B, H, W), pad = alpha.shape, R + 2                                   # every window lies inside the padding
+    span = torch.arange(2 * R + 3, device=points.device)
+    cy, cx, reach, a, v = (p[..., None] for p in points.unbind(2))          # B×K×1
+    rows, cols = ((c.floor().long() - R) + span for c in (cy, cx))          # image rows and columns, B×K×P
+    d = torch.hypot(rows[..., :, None] - cy[..., None], cols[..., None, :] - cx[..., None])
+    cover = (reach[..., None] - d).clamp(0, 1).flatten(2)                   # B×K×P²
+    flat = ((rows[..., :, None] + pad) * (W + 2 * pad) + cols[..., None, :] + pad).flatten(2)
+    alpha, colour = (F.pad(m, (pad,) * 4).flatten(1) for m in (alpha, colour))
+    for k in range(points.shape[1]):
+        at = flat[:, k]
+        painted = _over(alpha.gather(1, at), colour.gather(1, at), cover[:, k], a[:, k], v[:, k])
+        for m, p in zip((alpha, colour), painted): m.scatter_(1, at, p)
+    return tuple(m.view(B, H + 2 * pad, W + 2 * pad)[:, pad:-pad, pad:-pad] for m in (alpha, colour))
+
+def _paint_stripes(alpha, colour, stripes):
+    "Paint B×M stripes, slot by slot, over the whole B×H×W layer."
+    yy = torch.arange(alpha.shape[1], dtype=torch.float32, device=alpha.device)[:, None]
+    xx = torch.arange(alpha.shape[2], dtype=torch.float32, device=alpha.device)[None]
+    for cy, cx, dy, dx, half_len, reach, a, v in (
+            (c[:, None, None] for c in s.unbind(1)) for s in stripes.unbind(1)):
+        along = ((yy - cy) * dy + (xx - cx) * dx).clamp(-half_len, half_len)     # nearest point on the axis segment
+        d = torch.hypot(yy - cy - along * dy, xx - cx - along * dx)
+        alpha, colour = _over(alpha, colour, (reach - d).clamp(0, 1), a, v)
     return alpha, colour
+
+def _as_stripes(points: torch.Tensor) -> torch.Tensor:
+    "Points as stripes of length 0 (the same coverage): for discs as large as the image."
+    cy, cx, reach, a, v = points.unbind(-1)
+    zero = torch.zeros_like(cy)
+    return torch.stack([cy, cx, zero, zero + 1, zero, reach, a, v], -1)
+
+def paint_noise(elements: list, h: int, w: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The B×H×W noise layers (opacity α, premultiplied colour α·v) of `draw_noise(h, w, ...)`'s elements for B images,
+    painted at once on `device`."""
+    if not elements: raise ValueError("paint_noise got no elements: pass a list of draw_noise's (points, stripes), one per image.")
+    points, stripes = _padded([p for p, _ in elements]), _padded([s for _, s in elements])
+    centres = torch.cat([points[..., :2].flatten(0, 1), stripes[..., :2].flatten(0, 1)])
+    if not bool(((centres >= -0.5) & (centres < torch.tensor([h, w]))).all()):
+        raise ValueError(f"element centres fall outside the {h}×{w} image: draw them with draw_noise({h}, {w}, ...).")
+    R = math.ceil(float(points[..., 2].max()) + 0.5) if points.shape[1] else 0   # windows of 2R+3 px (read on the CPU)
+    if 2 * R + 3 >= min(h, w): points, stripes = points[:, :0], torch.cat([_as_stripes(points), stripes], 1)
+    alpha, colour = torch.zeros(2, len(elements), h, w, device=device)
+    if points.shape[1]: alpha, colour = _paint_points(alpha, colour, points.to(device), R)
+    return _paint_stripes(alpha, colour, stripes.to(device))
+
+def noise_layer(h: int, w: int, cfg: AugConfig, generator: torch.Generator, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    "An H×W noise layer (opacity α, premultiplied colour α·v) of sparse points and stripes, float32 in [0, 1]."
+    alpha, colour = paint_noise([draw_noise(h, w, cfg, generator)], h, w, device)
+    return alpha[0], colour[0]
 
 # %% ../nbs/06_augment.ipynb #2e36c7a4
 def _generator(rng) -> torch.Generator:
@@ -106,30 +152,46 @@ def _generator(rng) -> torch.Generator:
     raise TypeError(f"pass a torch.Generator or an int seed, not {type(rng).__name__}: the augmentation has no "
                     "hidden global randomness, so that runs are reproducible.")
 
+def _generators(rng, n: int) -> list[torch.Generator]:
+    "One generator for all `n` images, or one per image."
+    if not isinstance(rng, (list, tuple)): return [_generator(rng)] * n
+    if len(rng) != n: raise ValueError(f"got {len(rng)} generators for {n} images: pass one per image, or one for all.")
+    return [_generator(g) for g in rng]
+
 def _check_images(x: torch.Tensor) -> torch.Tensor:
     if not torch.is_tensor(x) or x.ndim not in (3, 4) or x.shape[-3] != 3:
         raise ValueError(f"expected an image 3×H×W or a batch N×3×H×W, got {tuple(getattr(x, 'shape', ()))}"
                          f"{'' if torch.is_tensor(x) else f' ({type(x).__name__})'}; gray images are 3 equal channels.")
-    if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError(f"image values span [{x.min().item():.3g}, {x.max().item():.3g}]; noise is added to plain "
+    lo, hi = torch.aminmax(x) if x.numel() else (0., 1.)      # one synchronisation on a GPU
+    if lo < 0 or hi > 1:
+        raise ValueError(f"image values span [{float(lo):.3g}, {float(hi):.3g}]; noise is added to plain "
                          "pixels in [0, 1], before the backbone's normalisation.")
     return x
 
 def add_noise(x: torch.Tensor, cfg: AugConfig | None, rng) -> tuple[torch.Tensor, torch.Tensor]:
-    "Composite a fresh noise layer over each image with probability cfg.p; returns (images, opacity maps)."
-    cfg, g = cfg or AugConfig(), _generator(rng)
+    """Composite a fresh noise layer over each image with probability cfg.p, painted on the images' device; returns
+    (images, opacity maps). `rng`: a generator (or int seed) drawn from image after image, or a list of one per image."""
+    cfg = cfg or AugConfig()
     batch = _check_images(x).ndim == 4
     xs = x if batch else x[None]
-    out, alphas = xs.clone(), torch.zeros(xs.shape[0], *xs.shape[-2:], dtype=xs.dtype, device=xs.device)
-    for i in range(xs.shape[0]):
-        if torch.rand(1, generator=g).item() >= cfg.p: continue
-        alpha, colour = (t.to(xs.device, xs.dtype) for t in noise_layer(*xs.shape[-2:], cfg, g))
-        out[i] = xs[i] * (1 - alpha) + colour
-        alphas[i] = alpha
-    out = out.clamp_(0, 1)      # only rounding can leave [0, 1]; the blend itself cannot
+    h, w = xs.shape[-2:]
+    drawn = [draw_noise(h, w, cfg, g) if torch.rand(1, generator=g).item() < cfg.p else None
+             for g in _generators(rng, len(xs))]
+    hit = [i for i, d in enumerate(drawn) if d is not None]
+    out, alphas = xs.clone(), torch.zeros(xs.shape[0], h, w, dtype=xs.dtype, device=xs.device)
+    step = max(len(hit), 1) if xs.is_cuda else 1       # a GPU paints the batch at once, a CPU image by image (in its cache)
+    for some in (hit[s:s + step] for s in range(0, len(hit), step)):
+        alpha, colour = (t.to(xs.dtype) for t in paint_noise([drawn[i] for i in some], h, w, xs.device))
+        out[some] = (xs[some] * (1 - alpha[:, None]) + colour[:, None]).clamp_(0, 1)   # only rounding leaves [0, 1]
+        alphas[some] = alpha
     return (out, alphas) if batch else (out[0], alphas[0])
 
 # %% ../nbs/06_augment.ipynb #6b60f863
+def noise_generator(seed: int, epoch: int, index: int) -> torch.Generator:
+    "The generator of training item `index` in `epoch` of a run seeded `seed` (independent streams for every triple)."
+    state = np.random.SeedSequence([seed, epoch, index]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
 def _is_training_item(item: dict) -> bool:
     "A normal image from a train/ folder (MVTec layout: <category>/train/good/<name>) with an empty mask."
     parts = Path(item['path']).parts
@@ -162,10 +224,6 @@ class NoisyTrainingSet(torch.utils.data.Dataset):
 
     def set_epoch(self, epoch: int): self.epoch = epoch
 
-    def generator(self, i: int) -> torch.Generator:
-        state = np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(2, dtype=np.uint32)
-        return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-
     def __len__(self): return len(self.dataset)
-    def __getitem__(self, i) -> dict: return self.augment(self.dataset[i], self.generator(i))
+    def __getitem__(self, i) -> dict: return self.augment(self.dataset[i], noise_generator(self.seed, self.epoch, i))
     def __repr__(self): return f"NoisyTrainingSet({self.dataset!r}, seed={self.seed}, epoch={self.epoch}, {self.augment!r})"

@@ -27,10 +27,10 @@ from .baselines import FeatureMemory
 # %% auto #0
 __all__ = ['SECTIONS', 'AMP_MODES', 'CACHE_MODES', 'LOGS', 'IMAGE_CACHE_MODES', 'RUNTIME_FIELDS', 'PRESETS', 'CHECKPOINT_FORMAT',
            'LOCK', 'Config', 'geometry_of', 'recipe', 'train_data', 'config_to_dict', 'config_from_dict', 'save_config',
-           'load_config', 'override', 'preset', 'resolve_device', 'amp_dtype', 'autocast', 'build_backbone',
-           'backbone_fingerprint', 'build_module', 'versions_compatible', 'save_checkpoint', 'load_checkpoint',
-           'check_backbone', 'run_lock', 'normalise', 'Thresholds', 'detector_of', 'typicality_from_state', 'Run',
-           'paper_setting']
+           'load_config', 'override', 'preset', 'resolve_device', 'loader_workers', 'amp_dtype', 'autocast',
+           'build_backbone', 'backbone_fingerprint', 'build_module', 'versions_compatible', 'save_checkpoint',
+           'load_checkpoint', 'check_backbone', 'run_lock', 'normalise', 'Thresholds', 'detector_of',
+           'typicality_from_state', 'Run', 'paper_setting']
 
 # %% ../nbs/08a_runs.ipynb #5dcf06f5
 SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'aug': AugConfig, 'score': ScoreConfig}
@@ -82,7 +82,7 @@ class Config:
     cache_limit_gb: float = _runtime(4.0)    # the most RAM the feature cache (or the image cache) may take
     image_cache: str = _runtime('auto')      # decode the images once: 'auto' (when features are not cached: in RAM if
                                              # they fit in cache_limit_gb, else on disk in out_dir), 'ram', 'disk', 'off'
-    num_workers: int = _runtime(0)           # DataLoader workers for image decoding
+    num_workers: int | str = _runtime('auto')  # DataLoader workers decoding images: 'auto' (up to 8 on a GPU, none on a CPU) or a count
     save_every: int = _runtime(1)            # epochs between checkpoints (the last epoch is always saved)
     log: str = _runtime('none')              # 'tensorboard': loss terms, lr, images/s, GPU memory in <out_dir>/tensorboard
     # the module configs of the earlier chapters
@@ -108,9 +108,9 @@ class Config:
         for name in ('epochs', 'batch_size', 'save_every'):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1: raise ValueError(f"Config.{name}={v!r}: must be an integer ≥ 1.")
-        for name in ('seed', 'num_workers'):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 0: raise ValueError(f"Config.{name}={v!r}: must be an integer ≥ 0.")
+        if not isinstance(self.seed, int) or self.seed < 0: raise ValueError(f"Config.seed={self.seed!r}: must be an integer ≥ 0.")
+        if self.num_workers != 'auto' and (not isinstance(self.num_workers, int) or self.num_workers < 0):
+            raise ValueError(f"Config.num_workers={self.num_workers!r}: 'auto' or an integer ≥ 0.")
         if not self.stages or any(not isinstance(s, int) or s < 0 for s in self.stages) or list(self.stages) != sorted(set(self.stages)):
             raise ValueError(f"Config.stages={self.stages!r}: backbone stages as increasing integers ≥ 0, at least one, e.g. (1, 2, 3).")
         if not self.weight_decay >= 0: raise ValueError(f"Config.weight_decay={self.weight_decay}: must be ≥ 0.")
@@ -239,6 +239,14 @@ def resolve_device(device: str = 'auto', local_rank: int = 0) -> torch.device:
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError(f"device={device!r} but CUDA is not available here; use device='auto' or 'cpu'.")
     return dev
+
+def loader_workers(num_workers: int | str, device: torch.device) -> int:
+    """The DataLoader workers of a config's `num_workers`: 'auto' gives none on a CPU (the network needs its cores) and,
+    on a GPU, up to 8 of this process's share of the cores, one left for the process itself."""
+    if num_workers != 'auto': return num_workers
+    if device.type != 'cuda': return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    return max(min(8, cores // int(os.environ.get('LOCAL_WORLD_SIZE', 1)) - 1), 0)
 
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     "The autocast dtype for `amp` on `device`, or None for float32."

@@ -22,12 +22,12 @@ from .data import ImageFiles, MVTecDataset, list_categories
 from .geometry import Pieces, as_geometry
 from .backbone import FrozenBackbone, make_views
 from .losses import hlgfa_loss
-from .augment import NoisyTrainingSet
+from .augment import add_noise, noise_generator
 from .metrics import PixelMetrics, best_f1, tally_scores
 from .scoring import AnomalyDetector, Detector, FeatureGaussian, FeatureStatistics, neighbourhood_mean, score_images, stage_distances
 from .baselines import FeatureMemory, greedy_coreset, nearest_distance
 from .runs import (Config, Run, Thresholds, detector_of, amp_dtype, autocast, build_backbone, build_module, check_backbone,
-                           config_from_dict, config_to_dict, geometry_of, recipe, resolve_device,
+                           config_from_dict, config_to_dict, geometry_of, loader_workers, recipe, resolve_device,
                            run_lock, save_checkpoint, save_config, train_data, LOCK, CHECKPOINT_FORMAT, backbone_fingerprint)
 
 # %% auto #0
@@ -58,8 +58,9 @@ def feature_bytes(backbone: FrozenBackbone, image_size, lr_scale: float = 0.5, n
     return per * n_images * itemsize
 
 # %% ../nbs/08b_train.ipynb #507eefff
-def _loader(dataset, batches, num_workers: int):
-    return torch.utils.data.DataLoader(dataset, batch_sampler=[b.tolist() for b in batches], num_workers=num_workers)
+def _loader(dataset, batches, num_workers: int, pin_memory: bool = False):
+    return torch.utils.data.DataLoader(dataset, batch_sampler=[b.tolist() for b in batches], num_workers=num_workers,
+                                       pin_memory=pin_memory)
 
 @torch.no_grad()
 def backbone_features(backbone, images: torch.Tensor, lr_scale: float, dtype=None, channels_last: bool = False):
@@ -200,7 +201,8 @@ class Trainer:
         self.channels_last = cfg.channels_last    # the module and its features; the backbone too on CUDA
         self.progress = progress and self.rank == 0
         self._data(); self._parts(); self._optimiser()
-        self.step, self.history, self.partial, self.cache, self.workers = 0, [], None, None, cfg.num_workers
+        self.step, self.history, self.partial, self.cache = 0, [], None, None
+        self.workers = loader_workers(cfg.num_workers, self.device)
         self.image_cache = None
         self.log = tensorboard_log(self.out_dir) if cfg.log == 'tensorboard' and self.rank == 0 else None
         torch.manual_seed(cfg.seed + self.rank)   # any randomness inside the module (none by default)
@@ -237,7 +239,7 @@ def _data(self: Trainer):
     cfg = self.cfg
     images, self.held_out = training_split(cfg)
     self.train = Pieces(images)                   # the images themselves, their padded canvases, or their tiles
-    self.data = NoisyTrainingSet(self.train, cfg.aug, cfg.seed) if cfg.augment else self.train
+    self.data = self.train                        # what the loader reads (the image cache, when there is one)
     self.cat_ids = torch.tensor([self.train.categories.index(s.category) for s in self.train.samples])
     if self.progress: print(self.train.summary())
 
@@ -287,7 +289,7 @@ def make_cache(self: Trainer) -> FeatureCache | None:
                          f"{cfg.cache_limit_gb}; raise the limit, use feature_cache='disk', or 'off'.")
     folder = self.out_dir/f'feature_cache_rank{self.rank}' if mode == 'disk' else None
     return FeatureCache(self.backbone, self.train, cfg.lr_scale, cfg.batch_size, self.device, folder,
-                        cfg.num_workers, self.progress)
+                        self.workers, self.progress)
 
 @patch
 def cache_images(self: Trainer):
@@ -305,19 +307,22 @@ def cache_images(self: Trainer):
             raise OSError(f"the image cache would take {size / 2**30:.1f} GB on disk and {self.out_dir} has less free: "
                           "free space there, or use image_cache='off'.")
         return
-    self.image_cache = images = ImageCache(self.train, cfg.num_workers, self.progress,
+    self.image_cache = images = ImageCache(self.train, self.workers, self.progress,
                                            self.out_dir/f'image_cache_rank{self.rank}' if on_disk else None)
-    self.data = NoisyTrainingSet(images, cfg.aug, cfg.seed) if cfg.augment else images
+    self.data = images
     self.workers = 0                        # nothing is decoded any more: no process need hold a copy of the cache
 
 @patch
-def features(self: Trainer, batches):
-    "(HR features, LR features, index batch) for each index batch in `batches`, in order."
+def features(self: Trainer, batches, epoch: int = 0):
+    """(HR features, LR features, index batch) for each index batch of `epoch` in `batches`, in order; with augmentation,
+    the noise is painted on the device (the images `NoisyTrainingSet` gives, to float rounding on a GPU)."""
     if self.cache is not None:
         for b in batches: yield (*self.cache[b], b)
         return
-    for b, item in zip(batches, _loader(self.data, batches, self.workers)):
+    pinned = self.device.type == 'cuda'                  # page-locked batches are copied to the GPU asynchronously
+    for b, item in zip(batches, _loader(self.data, batches, self.workers, pinned)):
         x = item['image'].to(self.device, non_blocking=True)
+        if self.cfg.augment: x = add_noise(x, self.cfg.aug, [noise_generator(self.cfg.seed, epoch, int(i)) for i in b])[0]
         yield (*backbone_features(self.backbone, x, self.cfg.lr_scale, self.dtype,
                                   self.channels_last and self.device.type == 'cuda'), b)
 
@@ -366,12 +371,11 @@ def epoch(self: Trainer, epoch: int, stop: int, bar=None) -> bool:
     "Train the rest of `epoch`, up to step `stop`; True when the epoch is complete (its record is then in the history)."
     cfg, first = self.cfg, self.step - epoch * self.steps_per_epoch
     batches = epoch_batches(len(self.train), cfg.batch_size, cfg.seed, epoch, self.world)[first:first + stop - self.step]
-    if cfg.augment: self.data.set_epoch(epoch)
     if self.device.type == 'cuda': torch.cuda.reset_peak_memory_stats(self.device)
     ep = self.partial if first else dict(seen=0, seconds=0., sums={})   # a resumed epoch goes on counting
     t0, seen, sums = time.perf_counter() - ep['seconds'], ep['seen'], dict(ep['sums'])
     local = [rank_share(b, self.rank, self.world) for b in batches]
-    for b, (f_h, f_l, idx) in zip(batches, self.features(local)):
+    for b, (f_h, f_l, idx) in zip(batches, self.features(local, epoch)):
         values = self.train_step(f_h, f_l, idx, len(idx) * self.world / len(b))
         self.step += 1; seen += len(b)
         if self.log:

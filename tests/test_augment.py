@@ -1,9 +1,9 @@
-"Noise-aware augmentation: both views alike, seeds, range, gray, training data only, config and input errors."
+"Noise-aware augmentation: both views alike, seeds, batched painting, range, gray, training data only, config and input errors."
 import pytest
 import torch
 import torch.nn.functional as F
 
-from hlgfa_nb.augment import AugConfig, NoiseAugment, NoisyTrainingSet, add_noise, noise_layer
+from hlgfa_nb.augment import AugConfig, NoiseAugment, NoisyTrainingSet, add_noise, draw_noise, noise_generator, noise_layer, paint_noise
 from hlgfa_nb.data import MVTecDataset
 
 FORCED = AugConfig(p=1.0)
@@ -44,6 +44,40 @@ def test_reproducible_by_seed_and_generator():
     assert not torch.equal(first, second)                  # a generator advances
     assert torch.equal(noise_layer(40, 30, FORCED, torch.Generator().manual_seed(2))[0],
                        noise_layer(40, 30, FORCED, torch.Generator().manual_seed(2))[0])
+
+
+def test_a_batch_painted_at_once_equals_each_image_alone():
+    x, cfg = images(4, n=6, size=40), AugConfig(p=0.6)
+    gens = [noise_generator(7, 1, i) for i in range(6)]
+    y, alpha = add_noise(x, cfg, gens)
+    for i in range(6):
+        yi, ai = add_noise(x[i], cfg, noise_generator(7, 1, i))
+        assert torch.equal(y[i], yi) and torch.equal(alpha[i], ai)
+    assert 0 < int((alpha.flatten(1).amax(1) > 0).sum()) < 6          # some images left alone, some painted
+    with pytest.raises(ValueError, match='one per image'): add_noise(x, cfg, gens[:2])
+
+
+@pytest.mark.parametrize('radius', [(0.01, 0.2), (0.3, 1.0)])     # windows of mixed sizes; discs as large as the image
+def test_paint_noise_paints_each_image_as_if_alone(radius):
+    cfg = AugConfig(point_radius=radius, point_count=(0, 12), stripe_count=(0, 3))
+    drawn = [draw_noise(40, 36, cfg, noise_generator(0, 0, i)) for i in range(8)]
+    assert {len(p) for p, _ in drawn} & {0} and {len(s) for _, s in drawn} & {0}   # some images without points or stripes
+    a, c = paint_noise(drawn, 40, 36)
+    for i, d in enumerate(drawn):
+        ai, ci = paint_noise([d], 40, 36)
+        assert torch.equal(a[i], ai[0]) and torch.equal(c[i], ci[0])
+    assert bool((c <= a + 1e-6).all()) and 0 <= a.min() and a.max() <= 1
+    with pytest.raises(ValueError, match='outside the 20×36 image'): paint_noise(drawn, 20, 36)
+    with pytest.raises(ValueError, match='no elements'): paint_noise([], 40, 36)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+def test_the_gpu_paints_what_the_cpu_paints():
+    x, cfg = images(5, n=8, size=96), AugConfig(p=0.7)
+    gens = lambda: [noise_generator(1, 2, i) for i in range(8)]
+    y, alpha = add_noise(x, cfg, gens())
+    y_gpu, alpha_gpu = add_noise(x.cuda(), cfg, gens())
+    assert torch.allclose(y_gpu.cpu(), y, atol=1e-5) and torch.allclose(alpha_gpu.cpu(), alpha, atol=1e-5)
 
 
 @pytest.mark.parametrize('x', [torch.zeros(3, 32, 32), torch.ones(3, 32, 32), images(2), images(3, n=4)])
