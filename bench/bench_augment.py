@@ -33,23 +33,26 @@ def main():
             out[name] = fn()
             if device == 'cuda': torch.cuda.synchronize()
         return run
-    ways = {'noise per item, cpu': timed('noise per item, cpu', lambda: torch.stack([add_noise(x[i], cfg, g)[0] for i, g in enumerate(generators())]), 'cpu')}
+    def items(): return [torch.stack(m) for m in zip(*(add_noise(x[i], cfg, g) for i, g in enumerate(generators())))]
+    ways = {'noise per item, cpu': timed('noise per item, cpu', items, 'cpu')}
     for d in devices:
         xs = x.to(d)                                                   # a training batch is on its device already
-        ways[f'noise per batch, {d}'] = timed(f'noise per batch, {d}', lambda xs=xs: add_noise(xs, cfg, generators())[0], d)
-        ways[f'layers one by one, {d}'] = timed(f'layers one by one, {d}', lambda d=d: torch.cat([paint_noise([e], s, s, d)[0] for e in drawn]), d)
-        ways[f'layers at once, {d}'] = timed(f'layers at once, {d}', lambda d=d: paint_noise(drawn, s, s, d)[0], d)
+        ways[f'noise per batch, {d}'] = timed(f'noise per batch, {d}', lambda xs=xs: add_noise(xs, cfg, generators()), d)
+        ways[f'layers one by one, {d}'] = timed(f'layers one by one, {d}', lambda d=d: [torch.cat(m) for m in zip(*(paint_noise([e], s, s, d) for e in drawn))], d)
+        ways[f'layers at once, {d}'] = timed(f'layers at once, {d}', lambda d=d: paint_noise(drawn, s, s, d), d)
     secs = best_seconds(ways, a.repeats)
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     print(f"{n} images of {s}×{s} px, p = {a.p}, {torch.get_num_threads()} CPU threads{'; GPU: ' + gpu if gpu else ''}\n")
-    print(f"{'way':>24} {'ms/batch':>9} {'images/s':>9} {'max |diff|':>11}")
+    layers = {k: int((v[1].flatten(1).amax(1) > 0).sum()) if k.startswith('noise') else n for k, v in out.items()}
+    print(f"{'way':>24} {'ms/batch':>9} {'images/s':>9} {'layers':>7} {'ms/layer':>9} {'max |diff|':>11}")
     for k, t in secs.items():
-        ref = out['noise per item, cpu'] if k.startswith('noise') else out['layers one by one, cpu']
-        print(f"{k:>24} {1e3 * t:9.1f} {n / t:9.0f} {(out[k].cpu() - ref).abs().max().item():11.1e}")
-    assert torch.equal(out['noise per batch, cpu'], out['noise per item, cpu']), "a batch is not painted as its items are"
-    assert torch.equal(out['layers at once, cpu'], out['layers one by one, cpu']), "layers painted at once differ"
+        ref = out['noise per item, cpu' if k.startswith('noise') else 'layers one by one, cpu']
+        diff = max((mine.cpu() - theirs).abs().max().item() for mine, theirs in zip(out[k], ref))
+        print(f"{k:>24} {1e3 * t:9.1f} {n / t:9.0f} {layers[k]:7d} {1e3 * t / layers[k]:9.1f} {diff:11.1e}")
+    for way, ref in (('noise per batch, cpu', 'noise per item, cpu'), ('layers at once, cpu', 'layers one by one, cpu')):
+        assert all(map(torch.equal, out[way], out[ref])), f"{way} differs from {ref}"
     print('recorded in', save_result('augment_speed' + '_gpu' * bool(gpu), dict(
-        size=s, batch=n, p=a.p, threads=torch.get_num_threads(), gpu=gpu, repeats=a.repeats,
+        size=s, batch=n, p=a.p, threads=torch.get_num_threads(), gpu=gpu, repeats=a.repeats, layers=layers,
         ms_per_batch={k: 1e3 * t for k, t in secs.items()}, images_per_s={k: n / t for k, t in secs.items()})))
 
 

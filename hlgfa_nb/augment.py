@@ -113,8 +113,8 @@ def _paint_stripes(alpha, colour, stripes):
     "Paint B×M stripes, slot by slot, over the whole B×H×W layer."
     yy = torch.arange(alpha.shape[1], dtype=torch.float32, device=alpha.device)[:, None]
     xx = torch.arange(alpha.shape[2], dtype=torch.float32, device=alpha.device)[None]
-    for cy, cx, dy, dx, half_len, reach, a, v in (
-            (c[:, None, None] for c in s.unbind(1)) for s in stripes.unbind(1)):
+    for s in stripes.unbind(1):                                            # slot k of every image: B×8
+        cy, cx, dy, dx, half_len, reach, a, v = (c[:, None, None] for c in s.unbind(1))
         along = ((yy - cy) * dy + (xx - cx) * dx).clamp(-half_len, half_len)     # nearest point on the axis segment
         d = torch.hypot(yy - cy - along * dy, xx - cx - along * dx)
         alpha, colour = _over(alpha, colour, (reach - d).clamp(0, 1), a, v)
