@@ -71,6 +71,14 @@ def test_paint_noise_paints_each_image_as_if_alone(radius):
     with pytest.raises(ValueError, match='no elements'): paint_noise([], 40, 36)
 
 
+def test_paint_noise_keeps_to_the_device_it_is_given():
+    "On the meta device (shapes, no data) a CPU operand in the painting is an error: a stand-in for a GPU here."
+    for radius in ((0.01, 0.1), (0.5, 1.0)):                          # windows, and discs painted as stripes
+        drawn = [draw_noise(48, 40, AugConfig(point_radius=radius), noise_generator(0, 0, i)) for i in range(3)]
+        alpha, colour = paint_noise(drawn, 48, 40, 'meta')
+        assert alpha.is_meta and colour.is_meta and alpha.shape == (3, 48, 40)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
 def test_the_gpu_paints_what_the_cpu_paints():
     x, cfg = images(5, n=8, size=96), AugConfig(p=0.7)
