@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
 
 # %% auto #0
 __all__ = ['ORIENTATIONS', 'AugConfig', 'draw_noise', 'paint_noise', 'noise_layer', 'add_noise', 'noise_generator',
@@ -87,12 +88,6 @@ def _over(alpha, colour, cover, a, v):
     ak = a * cover
     return alpha * (1 - ak) + ak, colour * (1 - ak) + ak * v
 
-def _padded(rows: list[torch.Tensor]) -> torch.Tensor:
-    "Each image's element rows in one B×K×C tensor, padded with transparent elements (opacity 0)."
-    out = torch.zeros(len(rows), max(len(r) for r in rows), rows[0].shape[1])
-    for i, r in enumerate(rows): out[i, :len(r)] = r
-    return out
-
 def _paint_points(alpha, colour, points, R: int):
     "Paint B×K points into the B×H×W layer slot by slot, each in a (2R+3)² window around its centre."
     (B, H, W), pad = alpha.shape, R + 2                                   # every window lies inside the padding
@@ -130,7 +125,7 @@ def paint_noise(elements: list, h: int, w: int, device=None) -> tuple[torch.Tens
     """The B×H×W noise layers (opacity α, premultiplied colour α·v) of `draw_noise(h, w, ...)`'s elements for B images,
     painted at once on `device`."""
     if not elements: raise ValueError("paint_noise got no elements: pass a list of draw_noise's (points, stripes), one per image.")
-    points, stripes = _padded([p for p, _ in elements]), _padded([s for _, s in elements])
+    points, stripes = (pad_sequence(rows, batch_first=True) for rows in zip(*elements))   # B×K×C; padding: opacity 0
     centres = torch.cat([points[..., :2].flatten(0, 1), stripes[..., :2].flatten(0, 1)])
     if not bool(((centres >= -0.5) & (centres < torch.tensor([h, w]))).all()):
         raise ValueError(f"element centres fall outside the {h}×{w} image: draw them with draw_noise({h}, {w}, ...).")
